@@ -1,0 +1,421 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * C helpers for macvlan_vrrp: thin wrappers around static inlines and
+ * macros, so that the Rust crate can call them. See helpers.h.
+ */
+#include <linux/ethtool.h>
+#include <linux/if_link.h>
+#include <linux/rtnetlink.h>
+#include <net/netlink.h>
+
+#include "helpers.h"
+
+void *mvv_netdev_priv(const struct net_device *dev)
+{
+	return netdev_priv(dev);
+}
+
+void mvv_dev_hold(struct net_device *dev)
+{
+	dev_hold(dev);
+}
+
+void mvv_dev_put(struct net_device *dev)
+{
+	dev_put(dev);
+}
+
+struct net *mvv_dev_net(const struct net_device *dev)
+{
+	return dev_net(dev);
+}
+
+bool mvv_netif_running(const struct net_device *dev)
+{
+	return netif_running(dev);
+}
+
+bool mvv_netif_carrier_ok(const struct net_device *dev)
+{
+	return netif_carrier_ok(dev);
+}
+
+void *mvv_rx_handler_data_rtnl(const struct net_device *dev)
+{
+	return rtnl_dereference(dev->rx_handler_data);
+}
+
+void *mvv_rx_handler_data_rcu(const struct net_device *dev)
+{
+	return rcu_dereference(dev->rx_handler_data);
+}
+
+rx_handler_func_t *mvv_rx_handler_rtnl(const struct net_device *dev)
+{
+	return rtnl_dereference(dev->rx_handler);
+}
+
+void mvv_dev_sw_netstats_rx_add(struct net_device *dev, unsigned int len)
+{
+	dev_sw_netstats_rx_add(dev, len);
+}
+
+void mvv_dev_sw_netstats_tx_add(struct net_device *dev, unsigned int packets,
+				unsigned int len)
+{
+	dev_sw_netstats_tx_add(dev, packets, len);
+}
+
+void mvv_dev_core_stats_rx_dropped_inc(struct net_device *dev)
+{
+	dev_core_stats_rx_dropped_inc(dev);
+}
+
+void mvv_dev_core_stats_tx_dropped_inc(struct net_device *dev)
+{
+	dev_core_stats_tx_dropped_inc(dev);
+}
+
+int mvv_dev_hard_header(struct sk_buff *skb, struct net_device *dev,
+			unsigned short type, const void *daddr,
+			const void *saddr, unsigned int len)
+{
+	return dev_hard_header(skb, dev, type, daddr, saddr, len);
+}
+
+int mvv_dev_queue_xmit(struct sk_buff *skb)
+{
+	return dev_queue_xmit(skb);
+}
+
+void mvv_dev_addr_set(struct net_device *dev, const u8 *addr)
+{
+	dev_addr_set(dev, addr);
+}
+
+unsigned int mvv_netdev_flags(const struct net_device *dev)
+{
+	return READ_ONCE(dev->flags);
+}
+
+bool mvv_netdev_dismantle(const struct net_device *dev)
+{
+	return dev->dismantle;
+}
+
+void mvv_upper_setup_common(struct net_device *dev)
+{
+	ether_setup(dev);
+	/* ether_setup() has set dev->min_mtu to ETH_MIN_MTU. */
+	dev->max_mtu = ETH_MAX_MTU;
+	dev->priv_flags &= ~IFF_TX_SKB_SHARING;
+	netif_keep_dst(dev);
+	dev->priv_flags |= IFF_UNICAST_FLT | IFF_NO_QUEUE;
+	dev->change_proto_down = true;
+	dev->needs_free_netdev = true;
+	dev->pcpu_stat_type = NETDEV_PCPU_STAT_TSTATS;
+}
+
+#define MVV_FEATURES \
+	(NETIF_F_SG | NETIF_F_HW_CSUM | NETIF_F_HIGHDMA | NETIF_F_FRAGLIST | \
+	 NETIF_F_GSO | NETIF_F_TSO | NETIF_F_LRO | \
+	 NETIF_F_TSO_ECN | NETIF_F_TSO6 | NETIF_F_GRO | NETIF_F_RXCSUM | \
+	 NETIF_F_HW_VLAN_CTAG_FILTER | NETIF_F_HW_VLAN_STAG_FILTER)
+#define MVV_ALWAYS_ON_OFFLOADS \
+	(NETIF_F_SG | NETIF_F_HW_CSUM | NETIF_F_GSO_SOFTWARE | \
+	 NETIF_F_GSO_ROBUST | NETIF_F_GSO_ENCAP_ALL)
+#define MVV_ALWAYS_ON_FEATURES MVV_ALWAYS_ON_OFFLOADS
+#define MVV_STATE_MASK \
+	((1 << __LINK_STATE_NOCARRIER) | (1 << __LINK_STATE_DORMANT))
+
+void mvv_upper_inherit_lower(struct net_device *dev, struct net_device *lower)
+{
+	dev->state = (dev->state & ~MVV_STATE_MASK) |
+		     (lower->state & MVV_STATE_MASK);
+	dev->features = lower->features & MVV_FEATURES;
+	dev->features |= MVV_ALWAYS_ON_FEATURES;
+	dev->hw_features |= NETIF_F_LRO;
+	dev->vlan_features = lower->vlan_features & MVV_FEATURES;
+	dev->vlan_features |= MVV_ALWAYS_ON_OFFLOADS;
+	dev->hw_enc_features |= dev->features;
+	dev->lltx = true;
+	netif_inherit_tso_max(dev, lower);
+	dev->hard_header_len = lower->hard_header_len;
+	dev->needed_headroom = lower->needed_headroom;
+	dev->needed_tailroom = lower->needed_tailroom;
+}
+
+void mvv_for_each_mc_addr(struct net_device *dev,
+			  void (*cb)(void *ctx, const u8 *addr, int synced),
+			  void *ctx)
+{
+	struct netdev_hw_addr *ha;
+
+	netdev_for_each_mc_addr(ha, dev)
+		cb(ctx, ha->addr, ha->synced);
+}
+
+void mvv_eth_hw_addr_random(struct net_device *dev)
+{
+	eth_hw_addr_random(dev);
+}
+
+void mvv_kfree_skb(struct sk_buff *skb)
+{
+	kfree_skb(skb);
+}
+
+struct sk_buff *mvv_skb_share_check(struct sk_buff *skb)
+{
+	return skb_share_check(skb, GFP_ATOMIC);
+}
+
+struct sk_buff *mvv_skb_clone_atomic(struct sk_buff *skb)
+{
+	return skb_clone(skb, GFP_ATOMIC);
+}
+
+const void *mvv_skb_header_pointer(const struct sk_buff *skb, int offset,
+				   int len, void *buffer)
+{
+	return skb_header_pointer(skb, offset, len, buffer);
+}
+
+const u8 *mvv_skb_mac_header(const struct sk_buff *skb)
+{
+	return skb_mac_header(skb);
+}
+
+bool mvv_skb_mac_header_was_set(const struct sk_buff *skb)
+{
+	return skb_mac_header_was_set(skb);
+}
+
+void mvv_skb_reset_mac_header(struct sk_buff *skb)
+{
+	skb_reset_mac_header(skb);
+}
+
+unsigned int mvv_skb_len(const struct sk_buff *skb)
+{
+	return skb->len;
+}
+
+void mvv_skb_set_dev(struct sk_buff *skb, struct net_device *dev)
+{
+	skb->dev = dev;
+}
+
+struct net_device *mvv_skb_dev(const struct sk_buff *skb)
+{
+	return skb->dev;
+}
+
+u8 mvv_skb_pkt_type(const struct sk_buff *skb)
+{
+	return skb->pkt_type;
+}
+
+void mvv_skb_set_pkt_type(struct sk_buff *skb, u8 pkt_type)
+{
+	skb->pkt_type = pkt_type;
+}
+
+__be16 mvv_skb_protocol(const struct sk_buff *skb)
+{
+	return skb->protocol;
+}
+
+void **mvv_skb_cb_ptr(struct sk_buff *skb)
+{
+	BUILD_BUG_ON(sizeof(void *) > sizeof(skb->cb));
+	return (void **)&skb->cb[0];
+}
+
+void mvv_skb_queue_head_init(struct sk_buff_head *q)
+{
+	skb_queue_head_init(q);
+}
+
+bool mvv_skb_queue_tail_limited(struct sk_buff_head *q, struct sk_buff *skb,
+				u32 limit)
+{
+	bool queued = false;
+
+	spin_lock(&q->lock);
+	if (skb_queue_len(q) < limit) {
+		__skb_queue_tail(q, skb);
+		queued = true;
+	}
+	spin_unlock(&q->lock);
+	return queued;
+}
+
+struct sk_buff *mvv_skb_dequeue(struct sk_buff_head *q)
+{
+	return skb_dequeue(q);
+}
+
+void mvv_init_work(struct work_struct *work, work_func_t func)
+{
+	INIT_WORK(work, func);
+}
+
+bool mvv_queue_work_unbound(struct work_struct *work)
+{
+	return queue_work(system_unbound_wq, work);
+}
+
+void mvv_rcu_read_lock(void)
+{
+	rcu_read_lock();
+}
+
+void mvv_rcu_read_unlock(void)
+{
+	rcu_read_unlock();
+}
+
+void mvv_synchronize_net(void)
+{
+	synchronize_net();
+}
+
+bool mvv_rtnl_is_locked(void)
+{
+	return rtnl_is_locked();
+}
+
+const struct nla_policy mvv_macvlan_policy[IFLA_MACVLAN_MAX + 1] = {
+	[IFLA_MACVLAN_MODE]		= { .type = NLA_U32 },
+	[IFLA_MACVLAN_FLAGS]		= { .type = NLA_U16 },
+	[IFLA_MACVLAN_MACADDR_MODE]	= { .type = NLA_U32 },
+	[IFLA_MACVLAN_MACADDR]		= { .type = NLA_BINARY, .len = MAX_ADDR_LEN },
+	[IFLA_MACVLAN_MACADDR_DATA]	= { .type = NLA_NESTED },
+	[IFLA_MACVLAN_MACADDR_COUNT]	= { .type = NLA_U32 },
+	[IFLA_MACVLAN_BC_QUEUE_LEN]	= { .type = NLA_U32 },
+	[IFLA_MACVLAN_BC_QUEUE_LEN_USED] = { .type = NLA_REJECT },
+	[IFLA_MACVLAN_BC_CUTOFF]	= { .type = NLA_S32 },
+};
+
+u32 mvv_nla_get_u32(const struct nlattr *nla)
+{
+	return nla_get_u32(nla);
+}
+
+u16 mvv_nla_get_u16(const struct nlattr *nla)
+{
+	return nla_get_u16(nla);
+}
+
+s32 mvv_nla_get_s32(const struct nlattr *nla)
+{
+	return nla_get_s32(nla);
+}
+
+int mvv_nla_len(const struct nlattr *nla)
+{
+	return nla_len(nla);
+}
+
+const void *mvv_nla_data(const struct nlattr *nla)
+{
+	return nla_data(nla);
+}
+
+int mvv_nla_put_u32(struct sk_buff *skb, int type, u32 value)
+{
+	return nla_put_u32(skb, type, value);
+}
+
+int mvv_nla_put_u16(struct sk_buff *skb, int type, u16 value)
+{
+	return nla_put_u16(skb, type, value);
+}
+
+int mvv_nla_put_s32(struct sk_buff *skb, int type, s32 value)
+{
+	return nla_put_s32(skb, type, value);
+}
+
+size_t mvv_nla_total_size(int payload)
+{
+	return nla_total_size(payload);
+}
+
+void mvv_extack_set_msg(struct netlink_ext_ack *extack, const char *msg,
+			const struct nlattr *bad_attr)
+{
+	/* NL_SET_ERR_MSG_ATTR() takes only string literals. */
+	if (extack) {
+		extack->_msg = msg;
+		extack->bad_attr = bad_attr;
+	}
+}
+
+int mvv_ethtool_link_ksettings_lower(struct net_device *lower,
+				     struct ethtool_link_ksettings *cmd)
+{
+	return __ethtool_get_link_ksettings(lower, cmd);
+}
+
+static struct lock_class_key mvv_netdev_addr_lock_key;
+
+void mvv_set_lockdep_class(struct net_device *dev)
+{
+	netdev_lockdep_set_classes(dev);
+	lockdep_set_class(&dev->addr_list_lock, &mvv_netdev_addr_lock_key);
+}
+
+netdev_features_t mvv_fix_features(struct net_device *dev,
+				   struct net_device *lower,
+				   netdev_features_t features)
+{
+	netdev_features_t lower_features = lower->features;
+	netdev_features_t mask;
+
+	features |= NETIF_F_ALL_FOR_ALL;
+	mask = features;
+	lower_features &= (features | ~NETIF_F_LRO);
+	features = netdev_increment_features(lower_features, features, mask);
+	features |= MVV_ALWAYS_ON_FEATURES;
+	features &= (MVV_ALWAYS_ON_FEATURES | MVV_FEATURES);
+	return features;
+}
+
+void mvv_inherit_tso_max_and_update(struct net_device *dev,
+				    struct net_device *lower)
+{
+	netif_inherit_tso_max(dev, lower);
+	netdev_update_features(dev);
+}
+
+void mvv_set_mtu(struct net_device *dev, unsigned int mtu)
+{
+	WRITE_ONCE(dev->mtu, mtu);
+}
+
+void mvv_init_list_head(struct list_head *head)
+{
+	INIT_LIST_HEAD(head);
+}
+
+bool mvv_netdev_unregistering(const struct net_device *dev)
+{
+	return dev->reg_state == NETREG_UNREGISTERING;
+}
+
+const struct rtnl_link_ops *mvv_netdev_link_ops(const struct net_device *dev)
+{
+	return dev->rtnl_link_ops;
+}
+
+void mvv_cancel_work_sync(struct work_struct *work)
+{
+	cancel_work_sync(work);
+}
+
+void mvv_cond_resched(void)
+{
+	cond_resched();
+}

@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * C helpers for macvlan_vrrp.
+ *
+ * Each helper wraps a static inline function or a macro of the netdev API
+ * that bindgen cannot see, so that the Rust side can call it. They contain
+ * no logic of their own. The few non-trivial ones (noted below) exist
+ * because the C type cannot be expressed in Rust without bitfield or union
+ * accessors that bindgen does not generate.
+ */
+#ifndef MACVLAN_VRRP_HELPERS_H
+#define MACVLAN_VRRP_HELPERS_H
+
+#include <linux/etherdevice.h>
+#include <linux/netdevice.h>
+#include <linux/skbuff.h>
+#include <linux/workqueue.h>
+#include <net/rtnetlink.h>
+
+/* netdevice.h */
+void *mvv_netdev_priv(const struct net_device *dev);
+void mvv_dev_hold(struct net_device *dev);
+void mvv_dev_put(struct net_device *dev);
+struct net *mvv_dev_net(const struct net_device *dev);
+bool mvv_netif_running(const struct net_device *dev);
+bool mvv_netif_carrier_ok(const struct net_device *dev);
+void *mvv_rx_handler_data_rtnl(const struct net_device *dev);
+void *mvv_rx_handler_data_rcu(const struct net_device *dev);
+rx_handler_func_t *mvv_rx_handler_rtnl(const struct net_device *dev);
+void mvv_dev_sw_netstats_rx_add(struct net_device *dev, unsigned int len);
+void mvv_dev_sw_netstats_tx_add(struct net_device *dev, unsigned int packets,
+				unsigned int len);
+void mvv_dev_core_stats_rx_dropped_inc(struct net_device *dev);
+void mvv_dev_core_stats_tx_dropped_inc(struct net_device *dev);
+int mvv_dev_hard_header(struct sk_buff *skb, struct net_device *dev,
+			unsigned short type, const void *daddr,
+			const void *saddr, unsigned int len);
+int mvv_dev_queue_xmit(struct sk_buff *skb);
+void mvv_dev_addr_set(struct net_device *dev, const u8 *addr);
+unsigned int mvv_netdev_flags(const struct net_device *dev);
+bool mvv_netdev_dismantle(const struct net_device *dev);
+
+/*
+ * Flags and fields of struct net_device that are bitfields: bindgen does
+ * not generate stable accessors for them.
+ */
+void mvv_upper_setup_common(struct net_device *dev);
+void mvv_upper_inherit_lower(struct net_device *dev, struct net_device *lower);
+
+/* Calls @cb for each multicast address of @dev with its sync count. */
+void mvv_for_each_mc_addr(struct net_device *dev,
+			  void (*cb)(void *ctx, const u8 *addr, int synced),
+			  void *ctx);
+
+/* etherdevice.h */
+void mvv_eth_hw_addr_random(struct net_device *dev);
+
+/* skbuff.h */
+void mvv_kfree_skb(struct sk_buff *skb);
+struct sk_buff *mvv_skb_share_check(struct sk_buff *skb);
+struct sk_buff *mvv_skb_clone_atomic(struct sk_buff *skb);
+const void *mvv_skb_header_pointer(const struct sk_buff *skb, int offset,
+				   int len, void *buffer);
+const u8 *mvv_skb_mac_header(const struct sk_buff *skb);
+bool mvv_skb_mac_header_was_set(const struct sk_buff *skb);
+void mvv_skb_reset_mac_header(struct sk_buff *skb);
+unsigned int mvv_skb_len(const struct sk_buff *skb);
+void mvv_skb_set_dev(struct sk_buff *skb, struct net_device *dev);
+struct net_device *mvv_skb_dev(const struct sk_buff *skb);
+u8 mvv_skb_pkt_type(const struct sk_buff *skb);
+void mvv_skb_set_pkt_type(struct sk_buff *skb, u8 pkt_type);
+__be16 mvv_skb_protocol(const struct sk_buff *skb);
+void **mvv_skb_cb_ptr(struct sk_buff *skb);
+
+/* The broadcast queue: an sk_buff_head and its work item. */
+void mvv_skb_queue_head_init(struct sk_buff_head *q);
+/* Appends @skb unless the queue holds @limit skbs already; true if queued. */
+bool mvv_skb_queue_tail_limited(struct sk_buff_head *q, struct sk_buff *skb,
+				u32 limit);
+struct sk_buff *mvv_skb_dequeue(struct sk_buff_head *q);
+void mvv_init_work(struct work_struct *work, work_func_t func);
+bool mvv_queue_work_unbound(struct work_struct *work);
+
+/* RCU and RTNL */
+void mvv_rcu_read_lock(void);
+void mvv_rcu_read_unlock(void);
+void mvv_synchronize_net(void);
+bool mvv_rtnl_is_locked(void);
+
+/* The IFLA_MACVLAN_* policy, in C for its designated initializers. */
+extern const struct nla_policy mvv_macvlan_policy[];
+u32 mvv_nla_get_u32(const struct nlattr *nla);
+u16 mvv_nla_get_u16(const struct nlattr *nla);
+s32 mvv_nla_get_s32(const struct nlattr *nla);
+int mvv_nla_len(const struct nlattr *nla);
+const void *mvv_nla_data(const struct nlattr *nla);
+int mvv_nla_put_u32(struct sk_buff *skb, int type, u32 value);
+int mvv_nla_put_u16(struct sk_buff *skb, int type, u16 value);
+int mvv_nla_put_s32(struct sk_buff *skb, int type, s32 value);
+size_t mvv_nla_total_size(int payload);
+void mvv_extack_set_msg(struct netlink_ext_ack *extack, const char *msg,
+			const struct nlattr *bad_attr);
+
+/* ethtool */
+int mvv_ethtool_link_ksettings_lower(struct net_device *lower,
+				     struct ethtool_link_ksettings *cmd);
+
+/* Lockdep classes for a device stacked on another, as the C driver sets. */
+void mvv_set_lockdep_class(struct net_device *dev);
+/* Feature arithmetic of the C driver's ndo_fix_features. */
+netdev_features_t mvv_fix_features(struct net_device *dev,
+				   struct net_device *lower,
+				   netdev_features_t features);
+void mvv_inherit_tso_max_and_update(struct net_device *dev,
+				    struct net_device *lower);
+void mvv_set_mtu(struct net_device *dev, unsigned int mtu);
+void mvv_init_list_head(struct list_head *head);
+bool mvv_netdev_unregistering(const struct net_device *dev);
+const struct rtnl_link_ops *mvv_netdev_link_ops(const struct net_device *dev);
+void mvv_cancel_work_sync(struct work_struct *work);
+void mvv_cond_resched(void);
+
+#endif /* MACVLAN_VRRP_HELPERS_H */

@@ -1,0 +1,251 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Socket buffers.
+//!
+//! [`Skb`] owns one reference to a `struct sk_buff`. Every way of giving it
+//! up consumes the value: dropping frees it as a drop (`kfree_skb`),
+//! [`Skb::consume`] frees it as consumed, the receive functions hand it to the
+//! stack, and [`Skb::into_raw`] gives it to C code explicitly. A double free
+//! does not compile, and a leak needs a visible `into_raw` or `mem::forget`.
+
+use super::bindings;
+use super::device::NetDevice;
+use super::ether::{MacAddr, ETH_ALEN};
+use core::ptr::NonNull;
+
+/// Ethernet header length.
+pub(crate) const ETH_HLEN: usize = 14;
+
+/// `skb->pkt_type` values the driver sets.
+#[derive(Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum PacketType {
+    /// To us.
+    Host = bindings::PACKET_HOST as u8,
+    /// To all.
+    Broadcast = bindings::PACKET_BROADCAST as u8,
+    /// To a group.
+    Multicast = bindings::PACKET_MULTICAST as u8,
+}
+
+/// An owned `struct sk_buff`.
+///
+/// # Invariants
+///
+/// `self.0` points to a valid `sk_buff`, and this value owns one reference
+/// to it.
+pub(crate) struct Skb(NonNull<bindings::sk_buff>);
+
+// SAFETY: an `sk_buff` reference may be passed between CPUs; the C API does
+// so all the time (queues, work items).
+unsafe impl Send for Skb {}
+
+impl Skb {
+    /// Takes ownership of a raw `sk_buff`.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` must point to a valid `sk_buff` whose reference the caller owns
+    /// and transfers to the returned value.
+    pub(crate) unsafe fn from_raw(ptr: *mut bindings::sk_buff) -> Option<Self> {
+        // INVARIANT: the caller transfers a valid, owned reference.
+        NonNull::new(ptr).map(Self)
+    }
+
+    /// Gives the reference to C code. This is the explicit leak.
+    pub(crate) fn into_raw(self) -> *mut bindings::sk_buff {
+        let ptr = self.0.as_ptr();
+        core::mem::forget(self);
+        ptr
+    }
+
+    /// The raw pointer, for calls that borrow the skb.
+    pub(crate) fn as_ptr(&self) -> *mut bindings::sk_buff {
+        self.0.as_ptr()
+    }
+
+    /// Frees the skb as consumed (not dropped): it did what it was for.
+    pub(crate) fn consume(self) {
+        // SAFETY: by the type invariant we own a reference, given up here.
+        unsafe { bindings::consume_skb(self.into_raw()) };
+    }
+
+    /// Data length, not counting the pulled Ethernet header.
+    pub(crate) fn len(&self) -> u32 {
+        // SAFETY: by the type invariant the skb is valid.
+        unsafe { bindings::mvv_skb_len(self.as_ptr()) }
+    }
+
+    /// The device the skb is on.
+    pub(crate) fn dev(&self) -> Option<&NetDevice> {
+        // SAFETY: by the type invariant the skb is valid, and the device an
+        // skb points to is held by whoever handed us the skb for as long as
+        // we hold the skb.
+        unsafe { NetDevice::from_raw_opt(bindings::mvv_skb_dev(self.as_ptr())) }
+    }
+
+    /// Moves the skb to another device.
+    pub(crate) fn set_dev(&mut self, dev: &NetDevice) {
+        // SAFETY: by the type invariant the skb is valid; `dev` is valid.
+        unsafe { bindings::mvv_skb_set_dev(self.as_ptr(), dev.as_ptr()) };
+    }
+
+    /// `skb->pkt_type`.
+    pub(crate) fn pkt_type(&self) -> u8 {
+        // SAFETY: by the type invariant the skb is valid.
+        unsafe { bindings::mvv_skb_pkt_type(self.as_ptr()) }
+    }
+
+    /// Sets `skb->pkt_type`.
+    pub(crate) fn set_pkt_type(&mut self, t: PacketType) {
+        // SAFETY: by the type invariant the skb is valid.
+        unsafe { bindings::mvv_skb_set_pkt_type(self.as_ptr(), t as u8) };
+    }
+
+    /// `skb->protocol`, in host order.
+    pub(crate) fn protocol(&self) -> u16 {
+        // SAFETY: by the type invariant the skb is valid.
+        u16::from_be(unsafe { bindings::mvv_skb_protocol(self.as_ptr()) })
+    }
+
+    /// A copy of the Ethernet header, if the MAC header is set.
+    ///
+    /// On receive, `eth_type_trans` has pulled the header, which stays in
+    /// the linear area.
+    pub(crate) fn eth_header(&self) -> Option<[u8; ETH_HLEN]> {
+        // SAFETY: by the type invariant the skb is valid.
+        if !unsafe { bindings::mvv_skb_mac_header_was_set(self.as_ptr()) } {
+            return None;
+        }
+        let mut hdr = [0u8; ETH_HLEN];
+        // SAFETY: the MAC header is set, and an Ethernet device's MAC header
+        // is `ETH_HLEN` bytes of linear data.
+        unsafe {
+            let mac = bindings::mvv_skb_mac_header(self.as_ptr());
+            core::ptr::copy_nonoverlapping(mac, hdr.as_mut_ptr(), ETH_HLEN);
+        }
+        Some(hdr)
+    }
+
+    /// Destination and source MAC of the Ethernet header.
+    pub(crate) fn eth_addrs(&self) -> Option<(MacAddr, MacAddr)> {
+        let hdr = self.eth_header()?;
+        let dest = MacAddr::from_slice(&hdr[..ETH_ALEN])?;
+        let source = MacAddr::from_slice(&hdr[ETH_ALEN..2 * ETH_ALEN])?;
+        Some((dest, source))
+    }
+
+    /// Copies up to `buf.len()` bytes from `offset` of the data (the network
+    /// header on receive) into `buf`, following fragments. Returns the bytes
+    /// read, which are fewer than asked only when the packet is shorter.
+    pub(crate) fn copy_prefix<'b>(&self, offset: u32, buf: &'b mut [u8]) -> &'b [u8] {
+        let avail = self.len().saturating_sub(offset) as usize;
+        let n = avail.min(buf.len());
+        if n == 0 {
+            return &[];
+        }
+        // CAST: `n` is at most `buf.len()`, a small stack buffer, and
+        // `offset` is below `skb->len`; both fit in `int`.
+        // SAFETY: the skb is valid, and `buf` has room for `n` bytes.
+        let p = unsafe {
+            bindings::mvv_skb_header_pointer(
+                self.as_ptr(),
+                offset as i32,
+                n as i32,
+                buf.as_mut_ptr().cast(),
+            )
+        };
+        if p.is_null() {
+            return &[];
+        }
+        if p != buf.as_ptr().cast() {
+            // SAFETY: `skb_header_pointer` returned a pointer to `n` bytes of
+            // linear data that live as long as the skb, which outlives this
+            // call; copy them into `buf`.
+            unsafe { core::ptr::copy_nonoverlapping(p.cast::<u8>(), buf.as_mut_ptr(), n) };
+        }
+        &buf[..n]
+    }
+
+    /// A clone sharing the data (`skb_clone`, atomic allocation).
+    pub(crate) fn clone_atomic(&self) -> Option<Skb> {
+        // SAFETY: the skb is valid; `skb_clone` returns a new owned
+        // reference or NULL.
+        unsafe { Skb::from_raw(bindings::mvv_skb_clone_atomic(self.as_ptr())) }
+    }
+
+    /// Makes sure we own the skb exclusively (`skb_share_check`), so that its
+    /// fields may be changed. Drops it on allocation failure.
+    pub(crate) fn unshare(self) -> Option<Skb> {
+        // SAFETY: we give up our reference; `skb_share_check` returns an
+        // owned, unshared skb or NULL after freeing the original.
+        unsafe { Skb::from_raw(bindings::mvv_skb_share_check(self.into_raw())) }
+    }
+
+    /// Reassembles IPv4 fragments (`ip_check_defrag`). Returns `None` when
+    /// the fragment was queued or dropped.
+    pub(crate) fn check_defrag(self, dev: &NetDevice, user: u32) -> Option<Skb> {
+        // SAFETY: the device is valid, so is its netns; the skb reference
+        // is given to `ip_check_defrag`, which returns an owned skb or NULL.
+        unsafe {
+            Skb::from_raw(bindings::ip_check_defrag(
+                bindings::mvv_dev_net(dev.as_ptr()),
+                self.into_raw(),
+                user,
+            ))
+        }
+    }
+
+    /// The pointer-sized control block word, used to tag queued skbs.
+    pub(crate) fn cb_word(&mut self) -> &mut *mut core::ffi::c_void {
+        // SAFETY: the skb is valid and ours; `cb` is at least a pointer wide
+        // and pointer-aligned (checked in the C helper).
+        unsafe { &mut *bindings::mvv_skb_cb_ptr(self.as_ptr()) }
+    }
+
+    /// Hands the skb to the stack from the rx path (`__netif_rx`). Returns
+    /// whether it was accepted.
+    pub(crate) fn netif_rx_in_softirq(self) -> bool {
+        // SAFETY: the reference is given to the stack.
+        unsafe { bindings::__netif_rx(self.into_raw()) == bindings::NET_RX_SUCCESS as i32 }
+    }
+
+    /// Hands the skb to the stack from any context (`netif_rx`).
+    pub(crate) fn netif_rx(self) -> bool {
+        // SAFETY: the reference is given to the stack.
+        unsafe { bindings::netif_rx(self.into_raw()) == bindings::NET_RX_SUCCESS as i32 }
+    }
+
+    /// Forwards to `dev` as if received there (`__dev_forward_skb` then
+    /// `netif_rx`), for bridge-mode local delivery.
+    pub(crate) fn forward_to(self, dev: &NetDevice) -> bool {
+        let raw = self.into_raw();
+        // SAFETY: `raw` is owned; on error `__dev_forward_skb` frees it.
+        let err = unsafe { bindings::__dev_forward_skb(dev.as_ptr(), raw) };
+        if err != 0 {
+            return false;
+        }
+        // SAFETY: `__dev_forward_skb` succeeded, so `raw` is still ours.
+        unsafe { bindings::netif_rx(raw) == bindings::NET_RX_SUCCESS as i32 }
+    }
+
+    /// Transmits on `dev` (`dev_queue_xmit`). Returns the `NET_XMIT_*` code.
+    pub(crate) fn xmit_on(mut self, dev: &NetDevice) -> i32 {
+        self.set_dev(dev);
+        // SAFETY: the reference is given to the qdisc layer.
+        unsafe { bindings::mvv_dev_queue_xmit(self.into_raw()) }
+    }
+
+    /// Resets the MAC header to the current data pointer.
+    pub(crate) fn reset_mac_header(&mut self) {
+        // SAFETY: the skb is valid and ours.
+        unsafe { bindings::mvv_skb_reset_mac_header(self.as_ptr()) };
+    }
+}
+
+impl Drop for Skb {
+    fn drop(&mut self) {
+        // SAFETY: by the type invariant we own a reference, given up here.
+        unsafe { bindings::mvv_kfree_skb(self.0.as_ptr()) };
+    }
+}

@@ -1,0 +1,674 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The macvlan link type: upper devices, their netlink interface and the
+//! notifier that follows the lower device.
+
+use crate::mode;
+use crate::net::bindings;
+use crate::net::device::NetDevice;
+use crate::net::errno::{EADDRINUSE, EADDRNOTAVAIL, EOPNOTSUPP};
+use crate::net::ether::MacAddr;
+use crate::net::link::{Link, LinkVTables, NetdevNotifier, TxResult, UnregisterBatch, UnregisterQueue, Upper};
+use crate::net::netlink::{nla_total_size, Attr, Attrs, ExtAck, NlMsg};
+use crate::net::skb::Skb;
+use crate::net::sync::{Rcu, Rtnl};
+use crate::port::{self, compute_filter, McFilter, Port};
+use crate::rx;
+use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
+use kernel::c_str;
+use kernel::prelude::*;
+use kernel::str::CStr;
+
+/// `IFLA_MACVLAN_*` attribute types.
+mod attr {
+    use crate::net::bindings as b;
+    pub(crate) const MODE: u32 = b::IFLA_MACVLAN_MODE;
+    pub(crate) const FLAGS: u32 = b::IFLA_MACVLAN_FLAGS;
+    pub(crate) const MACADDR_MODE: u32 = b::IFLA_MACVLAN_MACADDR_MODE;
+    pub(crate) const MACADDR: u32 = b::IFLA_MACVLAN_MACADDR;
+    pub(crate) const MACADDR_DATA: u32 = b::IFLA_MACVLAN_MACADDR_DATA;
+    pub(crate) const MACADDR_COUNT: u32 = b::IFLA_MACVLAN_MACADDR_COUNT;
+    pub(crate) const BC_QUEUE_LEN: u32 = b::IFLA_MACVLAN_BC_QUEUE_LEN;
+    pub(crate) const BC_QUEUE_LEN_USED: u32 = b::IFLA_MACVLAN_BC_QUEUE_LEN_USED;
+    pub(crate) const BC_CUTOFF: u32 = b::IFLA_MACVLAN_BC_CUTOFF;
+    pub(crate) const MAX: u32 = b::__IFLA_MACVLAN_MAX - 1;
+}
+
+/// The private state of an upper device.
+///
+/// # Invariants
+///
+/// Once `newlink` has set `dev`, `lower` and `port`, they stay valid until
+/// `priv_destructor`: the device holds a reference to `lower`, and the port
+/// lives while it has upper devices.
+#[derive(Default)]
+pub(crate) struct MacvlanDev {
+    dev: AtomicPtr<bindings::net_device>,
+    lower: AtomicPtr<bindings::net_device>,
+    port: AtomicPtr<Port>,
+    mode: AtomicU32,
+    flags: AtomicU32,
+    /// Next device in the port's hash bucket.
+    pub(crate) hash_next: AtomicPtr<MacvlanDev>,
+    /// Next device in the port's list of all upper devices.
+    pub(crate) list_next: AtomicPtr<MacvlanDev>,
+    /// Groups this device wants.
+    pub(crate) mc_filter: McFilter,
+    pub(crate) bc_queue_len_req: AtomicU32,
+    /// VRRP advertisements from this device's MAC left on the lower device.
+    vrrp_steered: AtomicU64,
+}
+
+// SAFETY: every field is an atomic integer or pointer, or a filter of
+// atomics, for which all-zero is valid.
+unsafe impl kernel::init::Zeroable for MacvlanDev {}
+
+impl MacvlanDev {
+    /// The upper device.
+    pub(crate) fn dev(&self) -> &NetDevice {
+        // SAFETY: by the type invariant `dev` is set before the device is
+        // published anywhere this is called from.
+        unsafe { NetDevice::from_raw(self.dev.load(Ordering::Relaxed)) }
+    }
+
+    /// The lower device.
+    pub(crate) fn lower(&self) -> &NetDevice {
+        // SAFETY: by the type invariant, held until the destructor.
+        unsafe { NetDevice::from_raw(self.lower.load(Ordering::Relaxed)) }
+    }
+
+    /// The port.
+    pub(crate) fn port(&self) -> &Port {
+        // SAFETY: by the type invariant.
+        unsafe { &*self.port.load(Ordering::Relaxed) }
+    }
+
+    /// The mode (written under RTNL, read in the rx path).
+    pub(crate) fn mode(&self) -> mode::Mode {
+        self.mode.load(Ordering::Relaxed)
+    }
+
+    fn flags(&self) -> u16 {
+        // CAST: only `u16` values are stored.
+        self.flags.load(Ordering::Relaxed) as u16
+    }
+
+    /// Per-device mix for multicast filter hashes, as the C driver uses.
+    pub(crate) fn hash_mix(&self) -> u32 {
+        // CAST: only the low bits matter for the hash.
+        (core::ptr::from_ref(self) as usize >> 6) as u32
+    }
+
+    /// Counts an advertisement steered to the lower device.
+    pub(crate) fn count_vrrp_steered(&self) {
+        self.vrrp_steered.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// The macvlan link type.
+pub(crate) struct Macvlan;
+
+/// The C tables for [`Macvlan`].
+pub(crate) static MACVLAN_VTABLES: LinkVTables = LinkVTables::new::<Macvlan>(
+    c_str!("macvlan"),
+    core::ptr::addr_of!(bindings::mvv_macvlan_policy).cast(),
+    attr::MAX,
+);
+
+fn reject(extack: &mut ExtAck<'_>, msg: &'static CStr, at: Option<Attr<'_>>, err: Error) -> Result {
+    extack.set(msg, at);
+    Err(err)
+}
+
+/// Request values checked up front, so that applying them cannot fail
+/// halfway.
+struct Request {
+    mode: Option<u32>,
+    flags: Option<u16>,
+    bc_queue_len: Option<u32>,
+    bc_cutoff: Option<i32>,
+}
+
+impl Request {
+    fn parse(data: Option<Attrs<'_>>) -> Self {
+        let get = |t| data.and_then(|d| d.get(t));
+        Self {
+            mode: get(attr::MODE).map(|a| a.u32()),
+            flags: get(attr::FLAGS).map(|a| a.u16()),
+            bc_queue_len: get(attr::BC_QUEUE_LEN).map(|a| a.u32()),
+            bc_cutoff: get(attr::BC_CUTOFF).map(|a| a.s32()),
+        }
+    }
+}
+
+fn check_source_list_request(data: Option<Attrs<'_>>, dev_mode: u32, extack: &mut ExtAck<'_>) -> Result {
+    let Some(d) = data else { return Ok(()) };
+    if let Some(a) = d.get(attr::MACADDR_MODE) {
+        if dev_mode != mode::SOURCE {
+            return reject(extack, c_str!("MACADDR_MODE is only valid in source mode"), Some(a), EINVAL);
+        }
+        return reject(extack, c_str!("source-mode MAC lists are not supported yet"), Some(a), EOPNOTSUPP());
+    }
+    Ok(())
+}
+
+impl Macvlan {
+    fn apply_bc_cutoff(port: &Port, cutoff: i32) {
+        if port.bc_cutoff.swap(cutoff, Ordering::Relaxed) != cutoff {
+            port.recompute_filters();
+        }
+    }
+
+    fn sync_address(rtnl: Rtnl<'_>, up: &Upper<Self>, addr: MacAddr) -> Result {
+        let dev = up.dev();
+        let vlan = up.state();
+        if !dev.is_up() {
+            dev.set_addr(rtnl, &addr);
+            return Ok(());
+        }
+        let old = dev.addr();
+        vlan.lower().uc_add(rtnl, &addr)?;
+        vlan.lower().uc_del(rtnl, &old);
+        vlan.port().hash_del(rtnl, vlan, &old, true);
+        dev.set_addr(rtnl, &addr);
+        vlan.port().hash_add(rtnl, vlan);
+        Ok(())
+    }
+}
+
+impl Link for Macvlan {
+    type Private = MacvlanDev;
+
+    fn vtables() -> &'static LinkVTables {
+        &MACVLAN_VTABLES
+    }
+
+    const DRIVER_NAME: &'static CStr = c_str!("macvlan_vrrp");
+    const DRIVER_VERSION: &'static CStr = c_str!("0.1");
+    const STATS_NAMES: &'static [&'static CStr] = &[c_str!("vrrp_adverts_to_lower")];
+
+    fn setup(_dev: &NetDevice) {}
+
+    fn validate(tb: Attrs<'_>, data: Option<Attrs<'_>>, extack: &mut ExtAck<'_>) -> Result {
+        if let Some(a) = tb.get(bindings::IFLA_ADDRESS) {
+            let Some(addr) = MacAddr::from_slice(a.bytes()) else {
+                return reject(extack, c_str!("invalid link address length"), Some(a), EINVAL);
+            };
+            if !addr.is_valid_unicast() {
+                return reject(extack, c_str!("link address must be a valid unicast MAC"), Some(a), EADDRNOTAVAIL());
+            }
+        }
+        let Some(d) = data else { return Ok(()) };
+        if let Some(a) = d.get(attr::FLAGS) {
+            if a.u16() & !mode::FLAGS_ALL != 0 {
+                return reject(extack, c_str!("unknown macvlan flags"), Some(a), EINVAL);
+            }
+        }
+        if let Some(a) = d.get(attr::MODE) {
+            if !mode::is_valid(a.u32()) {
+                return reject(
+                    extack,
+                    c_str!("invalid macvlan mode: one of private, vepa, bridge, passthru, source or vrrp (32)"),
+                    Some(a),
+                    EINVAL,
+                );
+            }
+        }
+        if let Some(a) = d.get(attr::MACADDR_MODE) {
+            if a.u32() > bindings::macvlan_macaddr_mode_MACVLAN_MACADDR_SET {
+                return reject(extack, c_str!("invalid MACADDR_MODE"), Some(a), EINVAL);
+            }
+        }
+        if let Some(a) = d.get(attr::MACADDR) {
+            let Some(addr) = MacAddr::from_slice(a.bytes()) else {
+                return reject(extack, c_str!("invalid MACADDR length"), Some(a), EINVAL);
+            };
+            if !addr.is_valid_unicast() {
+                return reject(extack, c_str!("MACADDR must be a valid unicast MAC"), Some(a), EADDRNOTAVAIL());
+            }
+        }
+        if let Some(a) = d.get(attr::MACADDR_DATA) {
+            for item in a.nested() {
+                let Ok((ty, payload)) = item else {
+                    return reject(extack, c_str!("malformed MACADDR_DATA"), Some(a), EINVAL);
+                };
+                let addr = MacAddr::from_slice(payload);
+                if u32::from(ty) != attr::MACADDR || addr.is_none() {
+                    return reject(extack, c_str!("MACADDR_DATA holds only 6-byte MACADDR attributes"), Some(a), EINVAL);
+                }
+                if !addr.is_some_and(|m| m.is_valid_unicast()) {
+                    return reject(extack, c_str!("MACADDR_DATA holds an invalid MAC"), Some(a), EADDRNOTAVAIL());
+                }
+            }
+        }
+        if let Some(a) = d.get(attr::MACADDR_COUNT) {
+            return reject(extack, c_str!("MACADDR_COUNT is read-only"), Some(a), EINVAL);
+        }
+        Ok(())
+    }
+
+    fn newlink(
+        rtnl: Rtnl<'_>,
+        src_net: *mut bindings::net,
+        up: &Upper<Self>,
+        tb: Attrs<'_>,
+        data: Option<Attrs<'_>>,
+        extack: &mut ExtAck<'_>,
+    ) -> Result {
+        let dev = up.dev();
+        let Some(link) = tb.get(bindings::IFLA_LINK) else {
+            return reject(extack, c_str!("a lower device (link) is required"), None, EINVAL);
+        };
+        // CAST: interface indexes are positive `int`s.
+        // SAFETY: `src_net` is the request's netns, valid under RTNL.
+        let lower = unsafe { bindings::__dev_get_by_index(src_net, link.u32() as i32) };
+        // SAFETY: found under RTNL, which keeps it alive for the call.
+        let Some(mut lower) = (unsafe { NetDevice::from_raw_opt(lower) }) else {
+            return reject(extack, c_str!("lower device not found"), Some(link), ENODEV);
+        };
+        // On top of one of ours, stack on its lower device instead.
+        if let Some(other) = Upper::<Macvlan>::try_from_dev(lower) {
+            lower = other.state().lower();
+        }
+        let req = Request::parse(data);
+        let vlan_mode = req.mode.unwrap_or(mode::VEPA);
+        check_source_list_request(data, vlan_mode, extack)?;
+
+        if tb.has(bindings::IFLA_MTU) {
+            if dev.mtu() > lower.mtu() {
+                return reject(extack, c_str!("MTU is larger than the lower device's"), tb.get(bindings::IFLA_MTU), EINVAL);
+            }
+            dev.init_mtu(rtnl, None, bindings::ETH_MIN_MTU, lower.max_mtu());
+        } else {
+            dev.init_mtu(rtnl, Some(lower.mtu()), bindings::ETH_MIN_MTU, lower.max_mtu());
+        }
+        if !tb.has(bindings::IFLA_ADDRESS) {
+            dev.set_random_addr(rtnl);
+        }
+
+        let (port, created) = match Port::of(rtnl, lower) {
+            Some(p) => (p, false),
+            None => match Port::create(rtnl, lower) {
+                Ok(p) => (p, true),
+                Err(e) if e == EBUSY => {
+                    return reject(extack, c_str!("lower device has another rx handler (bridge, bond, or the C macvlan?)"), Some(link), EBUSY)
+                }
+                Err(e) => return reject(extack, c_str!("lower device cannot carry macvlans"), Some(link), e),
+            },
+        };
+        let fail = |err: Error| -> Result {
+            if created && port.count.load(Ordering::Relaxed) == 0 {
+                // SAFETY: no upper device uses the new port.
+                unsafe { port.destroy(rtnl) };
+            }
+            // `dev` may have been visible; let readers leave before the
+            // core frees it.
+            // SAFETY: may sleep, as RTNL callers may.
+            unsafe { bindings::mvv_synchronize_net() };
+            Err(err)
+        };
+        if port.is_passthru() {
+            extack.set(c_str!("lower device already has a passthru macvlan"), Some(link));
+            return fail(EINVAL);
+        }
+        if vlan_mode == mode::PASSTHRU && port.count.load(Ordering::Relaxed) > 0 {
+            extack.set(c_str!("passthru mode needs a lower device without other macvlans"), Some(link));
+            return fail(EINVAL);
+        }
+
+        let vlan = up.state();
+        vlan.dev.store(dev.as_ptr(), Ordering::Relaxed);
+        vlan.lower.store(lower.as_ptr(), Ordering::Relaxed);
+        vlan.port.store(core::ptr::from_ref(port).cast_mut(), Ordering::Relaxed);
+        vlan.mode.store(vlan_mode, Ordering::Relaxed);
+        vlan.flags.store(u32::from(req.flags.unwrap_or(0)), Ordering::Relaxed);
+        vlan.bc_queue_len_req.store(req.bc_queue_len.unwrap_or(port::DEFAULT_BC_QUEUE_LEN), Ordering::Relaxed);
+        if vlan_mode == mode::PASSTHRU {
+            port.set_passthru(rtnl);
+            dev.set_addr(rtnl, &lower.addr());
+        }
+        if let Some(cutoff) = req.bc_cutoff {
+            Self::apply_bc_cutoff(port, cutoff);
+        }
+
+        if let Err(e) = up.register(rtnl) {
+            return fail(e);
+        }
+        if let Err(e) = up.link_to_lower(rtnl, lower, extack) {
+            // `ndo_uninit` destroys the port if this was its only device.
+            up.unregister_now(rtnl);
+            return Err(e);
+        }
+        port.list_add(rtnl, vlan);
+        port.update_bc_queue_len(rtnl);
+        lower.transfer_operstate_to(rtnl, dev);
+        up.fire_linkwatch();
+        Ok(())
+    }
+
+    fn changelink(
+        rtnl: Rtnl<'_>,
+        up: &Upper<Self>,
+        _tb: Option<Attrs<'_>>,
+        data: Option<Attrs<'_>>,
+        extack: &mut ExtAck<'_>,
+    ) -> Result {
+        let vlan = up.state();
+        let port = vlan.port();
+        let req = Request::parse(data);
+        let cur_mode = vlan.mode();
+        let new_mode = req.mode.unwrap_or(cur_mode);
+        // Validate everything before changing anything.
+        if (cur_mode == mode::PASSTHRU) != (new_mode == mode::PASSTHRU) {
+            return reject(extack, c_str!("cannot change to or from passthru mode"), data.and_then(|d| d.get(attr::MODE)), EINVAL);
+        }
+        check_source_list_request(data, new_mode, extack)?;
+
+        if let Some(flags) = req.flags {
+            let changed = flags ^ vlan.flags();
+            if cur_mode == mode::PASSTHRU && changed & mode::FLAG_NOPROMISC != 0 && up.dev().is_up() {
+                let inc = if flags & mode::FLAG_NOPROMISC != 0 { -1 } else { 1 };
+                vlan.lower().set_promiscuity(rtnl, inc)?;
+            }
+            vlan.flags.store(u32::from(flags), Ordering::Relaxed);
+        }
+        vlan.mode.store(new_mode, Ordering::Relaxed);
+        if let Some(len) = req.bc_queue_len {
+            vlan.bc_queue_len_req.store(len, Ordering::Relaxed);
+            port.update_bc_queue_len(rtnl);
+        }
+        if let Some(cutoff) = req.bc_cutoff {
+            Self::apply_bc_cutoff(port, cutoff);
+        }
+        Ok(())
+    }
+
+    fn dellink(rtnl: Rtnl<'_>, up: &Upper<Self>, queue: &mut UnregisterQueue<'_>) {
+        let vlan = up.state();
+        vlan.port().list_del(rtnl, vlan);
+        vlan.port().update_bc_queue_len(rtnl);
+        queue.push(rtnl, up.dev());
+        up.unlink_from_lower(rtnl, vlan.lower());
+    }
+
+    fn info_size(_up: &Upper<Self>) -> usize {
+        nla_total_size(4) // MODE
+            + nla_total_size(2) // FLAGS
+            + nla_total_size(4) // MACADDR_COUNT
+            + nla_total_size(4) // BC_QUEUE_LEN
+            + nla_total_size(4) // BC_QUEUE_LEN_USED
+            + nla_total_size(4) // BC_CUTOFF
+    }
+
+    fn fill_info(up: &Upper<Self>, msg: &mut NlMsg) -> Result {
+        let vlan = up.state();
+        let port = vlan.port();
+        msg.put_u32(attr::MODE, vlan.mode())?;
+        msg.put_u16(attr::FLAGS, vlan.flags())?;
+        msg.put_u32(attr::MACADDR_COUNT, 0)?;
+        msg.put_u32(attr::BC_QUEUE_LEN, vlan.bc_queue_len_req.load(Ordering::Relaxed))?;
+        msg.put_u32(attr::BC_QUEUE_LEN_USED, port.bc_queue_len_used.load(Ordering::Relaxed))?;
+        let cutoff = port.bc_cutoff.load(Ordering::Relaxed);
+        if cutoff != port::DEFAULT_BC_CUTOFF {
+            msg.put_s32(attr::BC_CUTOFF, cutoff)?;
+        }
+        Ok(())
+    }
+
+    fn lower(up: &Upper<Self>) -> &NetDevice {
+        up.state().lower()
+    }
+
+    fn init(_rtnl: Rtnl<'_>, up: &Upper<Self>) -> Result {
+        let vlan = up.state();
+        let lower = vlan.lower();
+        // SAFETY: both devices are valid; `ndo_init` runs before the device
+        // is visible.
+        unsafe {
+            bindings::mvv_upper_inherit_lower(up.dev().as_ptr(), lower.as_ptr());
+            bindings::mvv_set_lockdep_class(up.dev().as_ptr());
+        }
+        vlan.port().count.fetch_add(1, Ordering::Relaxed);
+        // Released in `destruct`.
+        lower.hold_raw();
+        Ok(())
+    }
+
+    fn uninit(rtnl: Rtnl<'_>, up: &Upper<Self>) {
+        let port = up.state().port();
+        if port.count.fetch_sub(1, Ordering::Relaxed) == 1 {
+            // SAFETY: this was the port's last upper device.
+            unsafe { port.destroy(rtnl) };
+        }
+    }
+
+    fn destruct(up: &Upper<Self>) {
+        let lower = up.state().lower.load(Ordering::Relaxed);
+        // SAFETY: `init` took this reference; `lower` is set whenever
+        // `init` ran, which is the only way to reach the destructor of a
+        // registered device.
+        if let Some(lower) = unsafe { NetDevice::from_raw_opt(lower) } {
+            lower.put_raw();
+        }
+    }
+
+    fn open(rtnl: Rtnl<'_>, up: &Upper<Self>) -> Result {
+        let dev = up.dev();
+        let vlan = up.state();
+        let lower = vlan.lower();
+        let port = vlan.port();
+        if port.is_passthru() {
+            if vlan.flags() & mode::FLAG_NOPROMISC == 0 {
+                lower.set_promiscuity(rtnl, 1)?;
+            }
+            port.hash_add(rtnl, vlan);
+            return Ok(());
+        }
+        let addr = dev.addr();
+        if port.addr_busy(rtnl, &addr) {
+            return Err(EADDRINUSE());
+        }
+        lower.uc_add(rtnl, &addr)?;
+        let flags = dev.flags();
+        if flags & bindings::net_device_flags_IFF_ALLMULTI != 0 {
+            if let Err(e) = lower.set_allmulti(rtnl, 1) {
+                lower.uc_del(rtnl, &addr);
+                return Err(e);
+            }
+        }
+        if flags & bindings::net_device_flags_IFF_PROMISC != 0 {
+            if let Err(e) = lower.set_promiscuity(rtnl, 1) {
+                if flags & bindings::net_device_flags_IFF_ALLMULTI != 0 {
+                    let _ = lower.set_allmulti(rtnl, -1);
+                }
+                lower.uc_del(rtnl, &addr);
+                return Err(e);
+            }
+        }
+        port.hash_add(rtnl, vlan);
+        Ok(())
+    }
+
+    fn stop(rtnl: Rtnl<'_>, up: &Upper<Self>) {
+        let dev = up.dev();
+        let vlan = up.state();
+        let lower = vlan.lower();
+        let port = vlan.port();
+        dev.unsync_addr_lists_from(rtnl, lower);
+        let addr = dev.addr();
+        if port.is_passthru() {
+            if vlan.flags() & mode::FLAG_NOPROMISC == 0 {
+                let _ = lower.set_promiscuity(rtnl, -1);
+            }
+        } else {
+            let flags = dev.flags();
+            if flags & bindings::net_device_flags_IFF_ALLMULTI != 0 {
+                let _ = lower.set_allmulti(rtnl, -1);
+            }
+            if flags & bindings::net_device_flags_IFF_PROMISC != 0 {
+                let _ = lower.set_promiscuity(rtnl, -1);
+            }
+            lower.uc_del(rtnl, &addr);
+        }
+        port.hash_del(rtnl, vlan, &addr, !dev.is_dismantling());
+    }
+
+    fn start_xmit(up: &Upper<Self>, mut skb: Skb, rcu: Rcu<'_>) -> TxResult {
+        let vlan = up.state();
+        let port = vlan.port();
+        let len = skb.len();
+        if vlan.mode() == mode::BRIDGE {
+            if let Some((dest, _)) = skb.eth_addrs() {
+                if dest.is_multicast() {
+                    skb.reset_mac_header();
+                    rx::bridge_flood(port, &skb, vlan, rcu);
+                } else if port.lookup(&dest, rcu).is_some_and(|d| d.mode() == mode::BRIDGE) {
+                    // Through the lower device first, for its taps.
+                    if skb.forward_to(vlan.lower()) {
+                        up.dev().count_tx(len);
+                        return TxResult::Sent;
+                    }
+                    up.dev().count_tx_dropped();
+                    return TxResult::Dropped;
+                }
+            }
+        }
+        let ret = skb.xmit_on(vlan.lower());
+        if ret == bindings::NET_XMIT_SUCCESS as i32 || ret == bindings::NET_XMIT_CN as i32 {
+            up.dev().count_tx(len);
+            TxResult::Sent
+        } else {
+            up.dev().count_tx_dropped();
+            TxResult::Dropped
+        }
+    }
+
+    fn change_mtu(rtnl: Rtnl<'_>, up: &Upper<Self>, mtu: u32) -> Result {
+        if up.state().lower().mtu() < mtu {
+            return Err(EINVAL);
+        }
+        up.dev().store_mtu(rtnl, mtu);
+        Ok(())
+    }
+
+    fn set_mac_address(rtnl: Rtnl<'_>, up: &Upper<Self>, addr: MacAddr) -> Result {
+        let vlan = up.state();
+        if up.dev().addr() == addr {
+            return Ok(());
+        }
+        if vlan.mode() == mode::PASSTHRU {
+            vlan.port().addr_change.store(true, Ordering::Relaxed);
+            return port::set_lower_addr(rtnl, vlan.lower(), &addr);
+        }
+        if vlan.port().addr_busy(rtnl, &addr) {
+            return Err(EADDRINUSE());
+        }
+        Self::sync_address(rtnl, up, addr)
+    }
+
+    fn set_rx_mode(up: &Upper<Self>) {
+        let dev = up.dev();
+        let vlan = up.state();
+        let all = dev.flags() & (bindings::net_device_flags_IFF_PROMISC | bindings::net_device_flags_IFF_ALLMULTI) != 0;
+        vlan.mc_filter.store(compute_filter(dev, all, vlan.hash_mix(), |_| true));
+        dev.sync_addr_lists_to(vlan.lower());
+        vlan.port().recompute_filters();
+    }
+
+    fn change_rx_flags(rtnl: Rtnl<'_>, up: &Upper<Self>, change: u32) {
+        let dev = up.dev();
+        let vlan = up.state();
+        if !dev.is_up() {
+            return;
+        }
+        let flags = dev.flags();
+        if change & bindings::net_device_flags_IFF_ALLMULTI != 0 {
+            let inc = if flags & bindings::net_device_flags_IFF_ALLMULTI != 0 { 1 } else { -1 };
+            let _ = vlan.lower().set_allmulti(rtnl, inc);
+        }
+        if !vlan.port().is_passthru() && change & bindings::net_device_flags_IFF_PROMISC != 0 {
+            let inc = if flags & bindings::net_device_flags_IFF_PROMISC != 0 { 1 } else { -1 };
+            let _ = vlan.lower().set_promiscuity(rtnl, inc);
+        }
+    }
+
+    fn fix_features(up: &Upper<Self>, features: u64) -> u64 {
+        // SAFETY: both devices are valid; called under RTNL.
+        unsafe { bindings::mvv_fix_features(up.dev().as_ptr(), up.state().lower().as_ptr(), features) }
+    }
+
+    fn stats(up: &Upper<Self>, out: &mut [u64]) {
+        if let Some(slot) = out.first_mut() {
+            *slot = up.state().vrrp_steered.load(Ordering::Relaxed);
+        }
+    }
+}
+
+/// Follows lower devices that carry a port.
+pub(crate) struct LowerNotifier;
+
+impl NetdevNotifier for LowerNotifier {
+    fn event(rtnl: Rtnl<'_>, event: u32, dev: &NetDevice) -> i32 {
+        let Some(port) = Port::of(rtnl, dev) else {
+            return bindings::NOTIFY_DONE as i32;
+        };
+        match event {
+            bindings::netdev_cmd_NETDEV_UP | bindings::netdev_cmd_NETDEV_DOWN | bindings::netdev_cmd_NETDEV_CHANGE => {
+                for vlan in port.uppers() {
+                    dev.transfer_operstate_to(rtnl, vlan.dev());
+                }
+            }
+            bindings::netdev_cmd_NETDEV_FEAT_CHANGE => {
+                for vlan in port.uppers() {
+                    // SAFETY: both devices are valid; RTNL is held.
+                    unsafe { bindings::mvv_inherit_tso_max_and_update(vlan.dev().as_ptr(), dev.as_ptr()) };
+                }
+            }
+            bindings::netdev_cmd_NETDEV_CHANGEMTU => {
+                for vlan in port.uppers() {
+                    if vlan.dev().mtu() > dev.mtu() {
+                        let _ = vlan.dev().change_mtu(rtnl, dev.mtu());
+                    }
+                }
+            }
+            bindings::netdev_cmd_NETDEV_UNREGISTER => {
+                // Twice: once unregistering, once for the netns move.
+                if !dev.is_unregistering() {
+                    return bindings::NOTIFY_DONE as i32;
+                }
+                kernel::stack_pin_init!(let batch = UnregisterBatch::new());
+                let mut batch = batch;
+                // Collect first: dellink unlinks from the list we walk.
+                let mut next = port.first_upper();
+                while let Some(vlan) = next {
+                    next = vlan.list_next_upper();
+                    if let Some(up) = Upper::<Macvlan>::try_from_dev(vlan.dev()) {
+                        Macvlan::dellink(rtnl, up, &mut batch.as_mut().queue());
+                    }
+                }
+                batch.as_mut().commit(rtnl);
+            }
+            bindings::netdev_cmd_NETDEV_PRE_TYPE_CHANGE => {
+                // Forbid a type change while macvlans sit on top.
+                return bindings::NOTIFY_BAD as i32;
+            }
+            bindings::netdev_cmd_NETDEV_NOTIFY_PEERS
+            | bindings::netdev_cmd_NETDEV_BONDING_FAILOVER
+            | bindings::netdev_cmd_NETDEV_RESEND_IGMP => {
+                for vlan in port.uppers() {
+                    vlan.dev().notify(rtnl, event);
+                }
+            }
+            _ => {}
+        }
+        bindings::NOTIFY_DONE as i32
+    }
+}
+
+impl MacvlanDev {
+    fn list_next_upper(&self) -> Option<&MacvlanDev> {
+        // SAFETY: list members are live upper devices; the caller holds
+        // RTNL, which keeps them registered.
+        unsafe { self.list_next.load(Ordering::Acquire).as_ref() }
+    }
+}

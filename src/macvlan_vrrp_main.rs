@@ -1,0 +1,62 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! macvlan_vrrp: the macvlan driver in Rust, with `MACVLAN_MODE_VRRP`.
+//!
+//! It registers the rtnl link kind "macvlan", so it replaces the C
+//! `macvlan.ko` (which must not be loaded at the same time). VRRP mode is
+//! private mode, except that VRRP advertisements whose source MAC is a local
+//! VRRP-mode device stay on the lower device, where the VRRP daemon listens.
+//! See `Documentation/macvlan-vrrp.rst`.
+
+#[path = "../rust/net/mod.rs"]
+mod net;
+
+mod macvlan;
+mod mode;
+mod port;
+mod rx;
+// Shared with the userspace test crate, where these items are public API.
+#[allow(dead_code, unreachable_pub)]
+mod vrrp_classify;
+
+use kernel::prelude::*;
+use net::link::{LinkRegistration, Notifier, NotifierRegistration};
+
+module! {
+    type: MacvlanVrrpModule,
+    name: "macvlan_vrrp",
+    author: "macvlan-vrrp developers",
+    description: "macvlan in Rust, with a VRRP mode that keeps advertisements on the lower device",
+    license: "GPL",
+}
+
+static LOWER_NOTIFIER: Notifier = Notifier::new::<macvlan::LowerNotifier>();
+
+struct MacvlanVrrpModule {
+    // Dropped in declaration order: the link kind first (deleting every
+    // device), then the notifier.
+    _link: LinkRegistration,
+    _notifier: NotifierRegistration,
+}
+
+impl kernel::Module for MacvlanVrrpModule {
+    fn init(_module: &'static ThisModule) -> Result<Self> {
+        let notifier = NotifierRegistration::register(&LOWER_NOTIFIER)?;
+        let link = LinkRegistration::register(&macvlan::MACVLAN_VTABLES).inspect_err(|e| {
+            if *e == EEXIST {
+                pr_err!("link kind \"macvlan\" is taken: unload macvlan.ko (and macvtap) first\n");
+            }
+        })?;
+        Ok(Self {
+            _link: link,
+            _notifier: notifier,
+        })
+    }
+}
+
+impl Drop for MacvlanVrrpModule {
+    fn drop(&mut self) {
+        // Fields drop after this: see `_link`. Then wait for RCU callbacks
+        // queued by the devices' teardown.
+    }
+}

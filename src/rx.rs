@@ -1,0 +1,182 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The receive path: the rx handler on the lower device, multicast
+//! delivery, and VRRP advertisement steering.
+
+use crate::macvlan::MacvlanDev;
+use crate::mode;
+use crate::net::bindings;
+use crate::net::ether::MacAddr;
+use crate::net::link::{RxHandler, RxResult};
+use crate::net::skb::{PacketType, Skb, ETH_HLEN};
+use crate::net::sync::Rcu;
+use crate::port::{mc_hash, Port};
+use crate::vrrp_classify;
+
+/// The rx handler of a port.
+pub(crate) struct PortRx;
+
+impl RxHandler for PortRx {
+    type Data = Port;
+
+    fn handle(port: &Port, skb: Skb, rcu: Rcu<'_>) -> RxResult {
+        // Frames from dev_loopback_xmit() have no Ethernet header.
+        if u32::from(skb.pkt_type()) == bindings::PACKET_LOOPBACK {
+            return RxResult::Pass(skb);
+        }
+        let Some((dest, _)) = skb.eth_addrs() else {
+            return RxResult::Pass(skb);
+        };
+        if dest.is_multicast() {
+            handle_multicast(port, skb, rcu)
+        } else {
+            handle_unicast(port, skb, &dest, rcu)
+        }
+    }
+}
+
+fn handle_multicast(port: &Port, skb: Skb, rcu: Rcu<'_>) -> RxResult {
+    let Some(skb) = skb.check_defrag(port.lower(), bindings::ip_defrag_users_IP_DEFRAG_MACVLAN) else {
+        return RxResult::Consumed;
+    };
+    // Reassembly may have replaced the skb: read the header again.
+    let Some((dest, source)) = skb.eth_addrs() else {
+        return RxResult::Pass(skb);
+    };
+    let src = port.lookup(&source, rcu);
+    if let Some(src) = src {
+        let src_mode = src.mode();
+        if src_mode == mode::VRRP && is_vrrp_advert(&skb) {
+            // The one exception to private mode: the lower device keeps
+            // the advertisement for the daemon listening there.
+            src.count_vrrp_steered();
+            return RxResult::Pass(skb);
+        }
+        if src_mode != mode::VEPA && src_mode != mode::BRIDGE {
+            // Our own frame, reflected: give it back to its sender only.
+            deliver_to_source(src, skb, &dest);
+            return RxResult::Consumed;
+        }
+    }
+    let hash = mc_hash(0, &dest);
+    if port.bc_filter.test(hash) {
+        port.enqueue(src, &skb);
+    } else if port.mc_filter.test(hash) {
+        multicast_rx(port, src, &skb, rcu);
+    }
+    RxResult::Pass(skb)
+}
+
+fn deliver_to_source(src: &MacvlanDev, skb: Skb, dest: &MacAddr) {
+    let dev = src.dev();
+    let len = skb.len() + ETH_HLEN as u32;
+    let Some(mut skb) = skb.unshare() else {
+        dev.count_rx_dropped();
+        return;
+    };
+    skb.set_dev(dev);
+    skb.set_pkt_type(group_packet_type(dev, dest));
+    if skb.netif_rx_in_softirq() {
+        dev.count_rx(len);
+    } else {
+        dev.count_rx_dropped();
+    }
+}
+
+fn handle_unicast(port: &Port, skb: Skb, dest: &MacAddr, rcu: Rcu<'_>) -> RxResult {
+    let vlan = if port.is_passthru() {
+        port.first_upper()
+    } else {
+        port.lookup(dest, rcu)
+    };
+    let Some(vlan) = vlan.filter(|v| v.mode() != mode::SOURCE) else {
+        return RxResult::Pass(skb);
+    };
+    let dev = vlan.dev();
+    if !dev.is_up() {
+        drop(skb);
+        return RxResult::Consumed;
+    }
+    let len = skb.len() + ETH_HLEN as u32;
+    let Some(mut skb) = skb.unshare() else {
+        dev.count_rx_dropped();
+        return RxResult::Consumed;
+    };
+    skb.set_dev(dev);
+    skb.set_pkt_type(PacketType::Host);
+    dev.count_rx(len);
+    RxResult::Another(skb)
+}
+
+fn group_packet_type(dev: &crate::net::device::NetDevice, dest: &MacAddr) -> PacketType {
+    let _ = dev;
+    if dest.is_broadcast() {
+        PacketType::Broadcast
+    } else {
+        PacketType::Multicast
+    }
+}
+
+/// Whether the frame is a VRRP advertisement (see `vrrp_classify`). Reads
+/// the headers through `skb_header_pointer`: the skb may be nonlinear.
+fn is_vrrp_advert(skb: &Skb) -> bool {
+    let Some(eth) = skb.eth_header() else {
+        return false;
+    };
+    let mut buf = [0u8; vrrp_classify::IPV4_MAX_HLEN];
+    let l3 = skb.copy_prefix(0, &mut buf);
+    vrrp_classify::classify(&eth, l3).is_some()
+}
+
+/// Delivers a multicast frame to the upper devices whose mode is in
+/// `modes` and whose filter wants it, except `src` (`macvlan_broadcast`).
+fn broadcast(port: &Port, skb: &Skb, src: Option<&MacvlanDev>, modes: mode::Mode, _rcu: Rcu<'_>) {
+    if skb.protocol() == bindings::ETH_P_PAUSE as u16 {
+        return;
+    }
+    let Some((dest, _)) = skb.eth_addrs() else {
+        return;
+    };
+    let local = modes == mode::BRIDGE;
+    for vlan in port.open_uppers() {
+        if src.is_some_and(|s| core::ptr::eq(s, vlan)) || vlan.mode() & modes == 0 {
+            continue;
+        }
+        if !vlan.mc_filter.test(mc_hash(vlan.hash_mix(), &dest)) {
+            continue;
+        }
+        let dev = vlan.dev();
+        let len = skb.len() + ETH_HLEN as u32;
+        let delivered = match skb.clone_atomic() {
+            Some(nskb) if local => nskb.forward_to(dev),
+            Some(mut nskb) => {
+                nskb.set_dev(dev);
+                nskb.set_pkt_type(group_packet_type(dev, &dest));
+                nskb.netif_rx()
+            }
+            None => false,
+        };
+        if delivered {
+            dev.count_rx(len);
+        } else {
+            dev.count_rx_dropped();
+        }
+    }
+}
+
+/// Delivers a multicast frame that came from `src` (an upper device) or
+/// from outside (`macvlan_multicast_rx`).
+pub(crate) fn multicast_rx(port: &Port, src: Option<&MacvlanDev>, skb: &Skb, rcu: Rcu<'_>) {
+    match src {
+        None => broadcast(port, skb, None, mode::FROM_OUTSIDE, rcu),
+        // Flood to everyone except the source.
+        Some(s) if s.mode() == mode::VEPA => broadcast(port, skb, src, mode::VEPA | mode::BRIDGE, rcu),
+        // Bridge ports already saw the frame on the way out.
+        Some(_) => broadcast(port, skb, src, mode::VEPA, rcu),
+    }
+}
+
+/// Local delivery of a multicast frame sent by a bridge-mode device.
+pub(crate) fn bridge_flood(port: &Port, skb: &Skb, src: &MacvlanDev, rcu: Rcu<'_>) {
+    broadcast(port, skb, Some(src), mode::BRIDGE, rcu);
+}

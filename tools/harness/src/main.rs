@@ -1,0 +1,84 @@
+//! mvv-harness: userspace netlink tests for the macvlan_vrrp kernel module.
+//!
+//! Runs inside the test VM as root, after the module has been insmod-ed.
+//! Prints KTAP-like output ending in "N passed, N failed[, N skipped]".
+//! Exit status: 0 no failure, 1 a test failed, 2 harness setup error.
+
+use std::io::{self, Write};
+use std::panic::{self, AssertUnwindSafe};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use mvv_harness::suites;
+use mvv_harness::tap::Tap;
+
+#[derive(Parser)]
+#[command(name = "mvv-harness", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Foundation suite: private mode, ARP, invalid mode, rx_handler, rmmod
+    Foundation {
+        /// Path to macvlan_vrrp.ko (re-inserted after the rmmod test)
+        #[arg(long, value_name = "PATH")]
+        module: PathBuf,
+    },
+    /// Print one failing TAP test and exit 1 (checks failure propagation)
+    SelftestFail,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let out = io::stdout();
+    let code = match cli.cmd {
+        Cmd::SelftestFail => {
+            let mut tap = Tap::new(out.lock(), Some(suites::selftest::TESTS.len()));
+            suites::selftest::run(&mut tap);
+            tap.finish()
+        }
+        Cmd::Foundation { module } => {
+            let mut tap = Tap::new(out.lock(), Some(suites::foundation::TESTS.len()));
+            run_async(&mut tap, |tap| {
+                Box::pin(async move { suites::foundation::run(tap, &module).await })
+            });
+            tap.finish()
+        }
+    };
+    ExitCode::from(code)
+}
+
+type SuiteFuture<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + 'a>>;
+
+/// Run an async suite on a current-thread runtime. A runtime failure or a
+/// panic becomes a harness setup error; the count line is still printed by
+/// the caller's `finish`.
+fn run_async<W: Write>(
+    tap: &mut Tap<W>,
+    suite: impl for<'a> FnOnce(&'a mut Tap<W>) -> SuiteFuture<'a>,
+) {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            tap.setup_error(&format!("tokio runtime: {e}"));
+            return;
+        }
+    };
+    let r = panic::catch_unwind(AssertUnwindSafe(|| rt.block_on(suite(&mut *tap))));
+    if let Err(p) = r {
+        let msg = p
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "unknown panic".into());
+        tap.setup_error(&format!("harness panicked: {msg}"));
+    }
+}

@@ -1,0 +1,5 @@
+//! One file per suite. A suite exposes `TESTS` (its TAP lines, in order, so
+//! the plan can be printed up front) and an async `run`.
+
+pub mod foundation;
+pub mod selftest;
