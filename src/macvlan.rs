@@ -637,7 +637,6 @@ impl NetdevNotifier for LowerNotifier {
                     return bindings::NOTIFY_DONE as i32;
                 }
                 kernel::stack_pin_init!(let batch = UnregisterBatch::new());
-                let mut batch = batch;
                 // Collect first: dellink unlinks from the list we walk.
                 let mut next = port.first_upper();
                 while let Some(vlan) = next {

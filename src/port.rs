@@ -423,6 +423,10 @@ pub(crate) fn set_lower_addr(_rtnl: Rtnl<'_>, lower: &NetDevice, addr: &MacAddr)
     }
 }
 
+/// # Safety
+///
+/// Only for the C side, which passes valid pointers and holds the
+/// context (RTNL, RCU) its callback contract promises.
 unsafe extern "C" fn process_broadcast(work: *mut bindings::work_struct) {
     let offset = core::mem::offset_of!(Port, bc_work);
     // SAFETY: the work item is the `bc_work` of a live port (the port

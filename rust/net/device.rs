@@ -197,6 +197,10 @@ impl NetDevice {
 
     /// Calls `f` for each multicast address with its sync count.
     pub(crate) fn for_each_mc_addr<F: FnMut(&MacAddr, i32)>(&self, mut f: F) {
+        /// # Safety
+        ///
+        /// Only for the C side, which passes valid pointers and holds the
+        /// context (RTNL, RCU) its callback contract promises.
         unsafe extern "C" fn tramp<G: FnMut(&MacAddr, i32)>(
             ctx: *mut core::ffi::c_void,
             addr: *const u8,

@@ -300,6 +300,10 @@ fn errno(r: Result) -> i32 {
     }
 }
 
+/// # Safety
+///
+/// Only for the C side, which passes valid pointers and holds the
+/// context (RTNL, RCU) its callback contract promises.
 unsafe extern "C" fn setup_tramp<T: Link>(dev: *mut bindings::net_device) {
     // SAFETY: the core passes a freshly allocated device.
     let nd = unsafe { NetDevice::from_raw(dev) };
@@ -315,6 +319,10 @@ unsafe extern "C" fn setup_tramp<T: Link>(dev: *mut bindings::net_device) {
     T::setup(nd);
 }
 
+/// # Safety
+///
+/// Only for the C side, which passes valid pointers and holds the
+/// context (RTNL, RCU) its callback contract promises.
 unsafe extern "C" fn validate_tramp<T: Link>(
     tb: *mut *mut bindings::nlattr,
     data: *mut *mut bindings::nlattr,
@@ -333,6 +341,10 @@ unsafe extern "C" fn validate_tramp<T: Link>(
     errno(T::validate(tb, data, &mut ack))
 }
 
+/// # Safety
+///
+/// Only for the C side, which passes valid pointers and holds the
+/// context (RTNL, RCU) its callback contract promises.
 unsafe extern "C" fn newlink_tramp<T: Link>(
     src_net: *mut bindings::net,
     dev: *mut bindings::net_device,
@@ -353,6 +365,10 @@ unsafe extern "C" fn newlink_tramp<T: Link>(
     }
 }
 
+/// # Safety
+///
+/// Only for the C side, which passes valid pointers and holds the
+/// context (RTNL, RCU) its callback contract promises.
 unsafe extern "C" fn changelink_tramp<T: Link>(
     dev: *mut bindings::net_device,
     tb: *mut *mut bindings::nlattr,
@@ -370,6 +386,10 @@ unsafe extern "C" fn changelink_tramp<T: Link>(
     }
 }
 
+/// # Safety
+///
+/// Only for the C side, which passes valid pointers and holds the
+/// context (RTNL, RCU) its callback contract promises.
 unsafe extern "C" fn dellink_tramp<T: Link>(dev: *mut bindings::net_device, head: *mut bindings::list_head) {
     // SAFETY: `dellink` runs under RTNL on one of our devices; `head` is
     // NULL or the caller's batch.
@@ -379,11 +399,19 @@ unsafe extern "C" fn dellink_tramp<T: Link>(dev: *mut bindings::net_device, head
     }
 }
 
+/// # Safety
+///
+/// Only for the C side, which passes valid pointers and holds the
+/// context (RTNL, RCU) its callback contract promises.
 unsafe extern "C" fn get_size_tramp<T: Link>(dev: *const bindings::net_device) -> usize {
     // SAFETY: called under RTNL (or RCU for dumps) on one of our devices.
     T::info_size(unsafe { Upper::<T>::from_raw(dev.cast_mut()) })
 }
 
+/// # Safety
+///
+/// Only for the C side, which passes valid pointers and holds the
+/// context (RTNL, RCU) its callback contract promises.
 unsafe extern "C" fn fill_info_tramp<T: Link>(skb: *mut bindings::sk_buff, dev: *const bindings::net_device) -> i32 {
     // SAFETY: the message skb and one of our devices, valid for the call.
     unsafe {
@@ -392,37 +420,65 @@ unsafe extern "C" fn fill_info_tramp<T: Link>(skb: *mut bindings::sk_buff, dev: 
     }
 }
 
+/// # Safety
+///
+/// Only for the C side, which passes valid pointers and holds the
+/// context (RTNL, RCU) its callback contract promises.
 unsafe extern "C" fn get_link_net_tramp<T: Link>(dev: *const bindings::net_device) -> *mut bindings::net {
     // SAFETY: one of our devices, valid for the call.
     T::lower(unsafe { Upper::<T>::from_raw(dev.cast_mut()) }).net()
 }
 
+/// # Safety
+///
+/// Only for the C side, which passes valid pointers and holds the
+/// context (RTNL, RCU) its callback contract promises.
 unsafe extern "C" fn init_tramp<T: Link>(dev: *mut bindings::net_device) -> i32 {
     // SAFETY: `ndo_init` runs under RTNL on one of our devices.
     unsafe { errno(T::init(Rtnl::assume_held(), Upper::<T>::from_raw(dev))) }
 }
 
+/// # Safety
+///
+/// Only for the C side, which passes valid pointers and holds the
+/// context (RTNL, RCU) its callback contract promises.
 unsafe extern "C" fn uninit_tramp<T: Link>(dev: *mut bindings::net_device) {
     // SAFETY: `ndo_uninit` runs under RTNL on one of our devices.
     unsafe { T::uninit(Rtnl::assume_held(), Upper::<T>::from_raw(dev)) }
 }
 
+/// # Safety
+///
+/// Only for the C side, which passes valid pointers and holds the
+/// context (RTNL, RCU) its callback contract promises.
 unsafe extern "C" fn destructor_tramp<T: Link>(dev: *mut bindings::net_device) {
     // SAFETY: one of our devices, about to be freed.
     T::destruct(unsafe { Upper::<T>::from_raw(dev) })
 }
 
+/// # Safety
+///
+/// Only for the C side, which passes valid pointers and holds the
+/// context (RTNL, RCU) its callback contract promises.
 unsafe extern "C" fn open_tramp<T: Link>(dev: *mut bindings::net_device) -> i32 {
     // SAFETY: `ndo_open` runs under RTNL on one of our devices.
     unsafe { errno(T::open(Rtnl::assume_held(), Upper::<T>::from_raw(dev))) }
 }
 
+/// # Safety
+///
+/// Only for the C side, which passes valid pointers and holds the
+/// context (RTNL, RCU) its callback contract promises.
 unsafe extern "C" fn stop_tramp<T: Link>(dev: *mut bindings::net_device) -> i32 {
     // SAFETY: `ndo_stop` runs under RTNL on one of our devices.
     unsafe { T::stop(Rtnl::assume_held(), Upper::<T>::from_raw(dev)) };
     0
 }
 
+/// # Safety
+///
+/// Only for the C side, which passes valid pointers and holds the
+/// context (RTNL, RCU) its callback contract promises.
 unsafe extern "C" fn start_xmit_tramp<T: Link>(
     skb: *mut bindings::sk_buff,
     dev: *mut bindings::net_device,
@@ -439,11 +495,19 @@ unsafe extern "C" fn start_xmit_tramp<T: Link>(
     bindings::netdev_tx_NETDEV_TX_OK
 }
 
+/// # Safety
+///
+/// Only for the C side, which passes valid pointers and holds the
+/// context (RTNL, RCU) its callback contract promises.
 unsafe extern "C" fn change_mtu_tramp<T: Link>(dev: *mut bindings::net_device, mtu: i32) -> i32 {
     // SAFETY: under RTNL, one of our devices; the core checked the range.
     unsafe { errno(T::change_mtu(Rtnl::assume_held(), Upper::<T>::from_raw(dev), mtu as u32)) }
 }
 
+/// # Safety
+///
+/// Only for the C side, which passes valid pointers and holds the
+/// context (RTNL, RCU) its callback contract promises.
 unsafe extern "C" fn set_mac_address_tramp<T: Link>(dev: *mut bindings::net_device, p: *mut core::ffi::c_void) -> i32 {
     // SAFETY: `p` is a `struct sockaddr` with at least `ETH_ALEN` bytes of
     // data; under RTNL, one of our devices.
@@ -457,27 +521,47 @@ unsafe extern "C" fn set_mac_address_tramp<T: Link>(dev: *mut bindings::net_devi
     }
 }
 
+/// # Safety
+///
+/// Only for the C side, which passes valid pointers and holds the
+/// context (RTNL, RCU) its callback contract promises.
 unsafe extern "C" fn set_rx_mode_tramp<T: Link>(dev: *mut bindings::net_device) {
     // SAFETY: one of our devices, with its address list lock held.
     T::set_rx_mode(unsafe { Upper::<T>::from_raw(dev) })
 }
 
+/// # Safety
+///
+/// Only for the C side, which passes valid pointers and holds the
+/// context (RTNL, RCU) its callback contract promises.
 unsafe extern "C" fn change_rx_flags_tramp<T: Link>(dev: *mut bindings::net_device, change: i32) {
     // CAST: `change` is a mask of `IFF_*` bits.
     // SAFETY: under RTNL, one of our devices.
     unsafe { T::change_rx_flags(Rtnl::assume_held(), Upper::<T>::from_raw(dev), change as u32) }
 }
 
+/// # Safety
+///
+/// Only for the C side, which passes valid pointers and holds the
+/// context (RTNL, RCU) its callback contract promises.
 unsafe extern "C" fn fix_features_tramp<T: Link>(dev: *mut bindings::net_device, features: u64) -> u64 {
     // SAFETY: under RTNL, one of our devices.
     T::fix_features(unsafe { Upper::<T>::from_raw(dev) }, features)
 }
 
+/// # Safety
+///
+/// Only for the C side, which passes valid pointers and holds the
+/// context (RTNL, RCU) its callback contract promises.
 unsafe extern "C" fn get_iflink_tramp<T: Link>(dev: *const bindings::net_device) -> i32 {
     // SAFETY: one of our devices, valid for the call.
     T::lower(unsafe { Upper::<T>::from_raw(dev.cast_mut()) }).ifindex()
 }
 
+/// # Safety
+///
+/// Only for the C side, which passes valid pointers and holds the
+/// context (RTNL, RCU) its callback contract promises.
 unsafe extern "C" fn header_create_tramp<T: Link>(
     skb: *mut bindings::sk_buff,
     dev: *mut bindings::net_device,
@@ -504,6 +588,10 @@ fn copy_cstr(dst: &mut [u8], src: &CStr) {
     }
 }
 
+/// # Safety
+///
+/// Only for the C side, which passes valid pointers and holds the
+/// context (RTNL, RCU) its callback contract promises.
 unsafe extern "C" fn get_drvinfo_tramp<T: Link>(_dev: *mut bindings::net_device, info: *mut bindings::ethtool_drvinfo) {
     // SAFETY: `info` is valid for the call.
     let info = unsafe { &mut *info };
@@ -511,6 +599,10 @@ unsafe extern "C" fn get_drvinfo_tramp<T: Link>(_dev: *mut bindings::net_device,
     copy_cstr(&mut info.version, T::DRIVER_VERSION);
 }
 
+/// # Safety
+///
+/// Only for the C side, which passes valid pointers and holds the
+/// context (RTNL, RCU) its callback contract promises.
 unsafe extern "C" fn get_link_ksettings_tramp<T: Link>(
     dev: *mut bindings::net_device,
     cmd: *mut bindings::ethtool_link_ksettings,
@@ -519,6 +611,10 @@ unsafe extern "C" fn get_link_ksettings_tramp<T: Link>(
     unsafe { bindings::mvv_ethtool_link_ksettings_lower(T::lower(Upper::<T>::from_raw(dev)).as_ptr(), cmd) }
 }
 
+/// # Safety
+///
+/// Only for the C side, which passes valid pointers and holds the
+/// context (RTNL, RCU) its callback contract promises.
 unsafe extern "C" fn get_sset_count_tramp<T: Link>(_dev: *mut bindings::net_device, sset: i32) -> i32 {
     if sset == bindings::ethtool_stringset_ETH_SS_STATS as i32 {
         // CAST: a handful of counters.
@@ -528,6 +624,10 @@ unsafe extern "C" fn get_sset_count_tramp<T: Link>(_dev: *mut bindings::net_devi
     }
 }
 
+/// # Safety
+///
+/// Only for the C side, which passes valid pointers and holds the
+/// context (RTNL, RCU) its callback contract promises.
 unsafe extern "C" fn get_strings_tramp<T: Link>(_dev: *mut bindings::net_device, sset: u32, data: *mut u8) {
     if sset != bindings::ethtool_stringset_ETH_SS_STATS {
         return;
@@ -541,6 +641,10 @@ unsafe extern "C" fn get_strings_tramp<T: Link>(_dev: *mut bindings::net_device,
     }
 }
 
+/// # Safety
+///
+/// Only for the C side, which passes valid pointers and holds the
+/// context (RTNL, RCU) its callback contract promises.
 unsafe extern "C" fn get_ethtool_stats_tramp<T: Link>(
     dev: *mut bindings::net_device,
     _stats: *mut bindings::ethtool_stats,
@@ -580,6 +684,10 @@ pub(crate) trait RxHandler: 'static {
     fn handle(data: &Self::Data, skb: Skb, rcu: Rcu<'_>) -> RxResult;
 }
 
+/// # Safety
+///
+/// Only for the C side, which passes valid pointers and holds the
+/// context (RTNL, RCU) its callback contract promises.
 unsafe extern "C" fn rx_tramp<H: RxHandler>(pskb: *mut *mut bindings::sk_buff) -> bindings::rx_handler_result_t {
     // SAFETY: the core passes a valid skb that we may replace, and runs us
     // under rcu_read_lock.
@@ -651,6 +759,10 @@ pub(crate) trait NetdevNotifier: 'static {
 /// The `notifier_block` of a [`NetdevNotifier`], in a static.
 pub(crate) struct Notifier(Table<bindings::notifier_block>);
 
+/// # Safety
+///
+/// Only for the C side, which passes valid pointers and holds the
+/// context (RTNL, RCU) its callback contract promises.
 unsafe extern "C" fn notifier_tramp<N: NetdevNotifier>(
     _nb: *mut bindings::notifier_block,
     event: usize,

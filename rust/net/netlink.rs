@@ -49,7 +49,7 @@ impl<'a> Attrs<'a> {
         // SAFETY: `i` is in bounds by the check above and the invariant.
         let p = unsafe { *self.table.add(i) };
         // SAFETY: non-NULL entries are valid attributes for `'a`.
-        unsafe { p.as_ref() }.map(|a| Attr(a))
+        unsafe { p.as_ref() }.map(Attr)
     }
 
     /// Whether the attribute of type `ty` is present.
