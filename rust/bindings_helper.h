@@ -20,4 +20,5 @@
 #include <net/rtnetlink.h>
 
 #include "helpers.h"
+#include "../include/uapi/linux/if_link_vrrp.h"
 

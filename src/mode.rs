@@ -20,7 +20,7 @@ pub(crate) const PASSTHRU: Mode = bindings::macvlan_mode_MACVLAN_MODE_PASSTHRU;
 pub(crate) const SOURCE: Mode = bindings::macvlan_mode_MACVLAN_MODE_SOURCE;
 /// VRRP: private, except that VRRP advertisements from a local VRRP-mode
 /// device stay on the lower device. See `include/uapi/linux/if_link_vrrp.h`.
-pub(crate) const VRRP: Mode = 32;
+pub(crate) const VRRP: Mode = bindings::MACVLAN_MODE_VRRP;
 
 /// Modes that receive broadcasts and multicasts from outside.
 pub(crate) const FROM_OUTSIDE: Mode = PRIVATE | VEPA | PASSTHRU | BRIDGE | VRRP;
