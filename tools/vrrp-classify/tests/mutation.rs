@@ -147,7 +147,11 @@ fn rewrite_field(frame: &mut [u8], rng: &mut XorShift64) {
         }
         7 => {
             let i = rng.below(16);
-            let v = byte_value(rng, &[0xff, 0x02, 0x12, 0x00, 0x05], get(frame, off::V6_DST + i));
+            let v = byte_value(
+                rng,
+                &[0xff, 0x02, 0x12, 0x00, 0x05],
+                get(frame, off::V6_DST + i),
+            );
             set(frame, off::V6_DST + i, v);
         }
         _ => {
@@ -262,7 +266,10 @@ fn mutation_loop_agrees_with_reference() {
             let whole = classify_frame(&frame);
             let split = frame.get(..ETH_HLEN).map(|eth| {
                 let l3 = &frame[ETH_HLEN..];
-                (classify(eth, l3), classify(eth, &l3[..l3.len().min(IPV4_MAX_HLEN)]))
+                (
+                    classify(eth, l3),
+                    classify(eth, &l3[..l3.len().min(IPV4_MAX_HLEN)]),
+                )
             });
             (whole, split)
         }));
@@ -301,7 +308,10 @@ fn mutation_loop_agrees_with_reference() {
     if iters >= 10_000 {
         // The loop must exercise both outcomes well beyond the controls.
         assert!(steered_v4 > untouched / 4 && steered_v6 > untouched / 4);
-        assert!(steered > untouched, "mutations never kept an advert steered");
+        assert!(
+            steered > untouched,
+            "mutations never kept an advert steered"
+        );
         assert!(iters - steered > iters / 4, "too few frames rejected");
     }
 }

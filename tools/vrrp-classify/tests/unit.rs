@@ -18,7 +18,12 @@ fn check(frame: &[u8]) -> Option<Advert> {
         let capped = &l3[..l3.len().min(IPV4_MAX_HLEN)];
         assert_eq!(classify(eth, capped), whole, "l3 capped at IPV4_MAX_HLEN");
     }
-    assert_eq!(reference(frame), whole, "reference vs classifier on {}", hex(frame));
+    assert_eq!(
+        reference(frame),
+        whole,
+        "reference vs classifier on {}",
+        hex(frame)
+    );
     whole
 }
 
@@ -87,7 +92,12 @@ fn check_truncations(frame: &[u8], needed: usize, family: Advert) {
     for len in 0..=frame.len() {
         let got = check(&frame[..len]);
         let want = (len >= needed).then_some(family);
-        assert_eq!(got, want, "length {len} of {} (needs {needed})", frame.len());
+        assert_eq!(
+            got,
+            want,
+            "length {len} of {} (needs {needed})",
+            frame.len()
+        );
     }
 }
 
@@ -298,7 +308,14 @@ fn wrong_dest_mac_with_right_ip() {
 
 #[test]
 fn right_mac_wrong_ethertype() {
-    for ethertype in [ETHERTYPE_ARP, ETHERTYPE_VLAN, 0x88a8, 0x8035, 0x0000, 0x0046] {
+    for ethertype in [
+        ETHERTYPE_ARP,
+        ETHERTYPE_VLAN,
+        0x88a8,
+        0x8035,
+        0x0000,
+        0x0046,
+    ] {
         let v4 = V4Frame {
             ethertype,
             ..V4Frame::default()

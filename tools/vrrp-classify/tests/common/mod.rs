@@ -230,7 +230,9 @@ impl Default for V6Frame {
             payload: vrrp_payload(
                 7,
                 100,
-                &[&[0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x64]],
+                &[&[
+                    0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x64,
+                ]],
             ),
         }
     }
@@ -277,7 +279,7 @@ pub fn reference(frame: &[u8]) -> Option<Advert> {
         return None;
     }
     let dst_mac = &frame[0..6];
-    let ethertype = u16::from(frame[12]) << 8 | u16::from(frame[13]);
+    let ethertype = (u16::from(frame[12]) << 8) | u16::from(frame[13]);
     let ip = &frame[14..];
 
     if dst_mac == MAC_V4 && ethertype == 0x0800 {
@@ -351,7 +353,7 @@ impl XorShift64 {
 
     /// Uniform-ish in `0..n` (`n > 0`).
     pub fn below(&mut self, n: usize) -> usize {
-        ((self.next_u64() >> 32) * n as u64 >> 32) as usize
+        (((self.next_u64() >> 32) * n as u64) >> 32) as usize
     }
 
     /// True with probability `num / den`.
