@@ -5,6 +5,7 @@
  */
 #include <linux/ethtool.h>
 #include <linux/if_link.h>
+#include <linux/if_vlan.h>
 #include <linux/rtnetlink.h>
 #include <net/netlink.h>
 
@@ -113,7 +114,6 @@ void mvv_upper_setup_common(struct net_device *dev)
 	dev->priv_flags |= IFF_UNICAST_FLT | IFF_NO_QUEUE;
 	dev->change_proto_down = true;
 	dev->needs_free_netdev = true;
-	dev->pcpu_stat_type = NETDEV_PCPU_STAT_TSTATS;
 }
 
 #define MVV_FEATURES \
@@ -418,4 +418,88 @@ void mvv_cancel_work_sync(struct work_struct *work)
 void mvv_cond_resched(void)
 {
 	cond_resched();
+}
+
+struct vlan_pcpu_stats __percpu *mvv_pcpu_stats_alloc(void)
+{
+	return netdev_alloc_pcpu_stats(struct vlan_pcpu_stats);
+}
+
+void mvv_pcpu_stats_free(struct vlan_pcpu_stats __percpu *stats)
+{
+	free_percpu(stats);
+}
+
+void mvv_pcpu_count_rx(struct vlan_pcpu_stats __percpu *stats,
+		       unsigned int len, bool success, bool multicast)
+{
+	struct vlan_pcpu_stats *p;
+
+	if (unlikely(!success)) {
+		this_cpu_inc(stats->rx_errors);
+		return;
+	}
+	p = get_cpu_ptr(stats);
+	u64_stats_update_begin(&p->syncp);
+	u64_stats_inc(&p->rx_packets);
+	u64_stats_add(&p->rx_bytes, len);
+	if (multicast)
+		u64_stats_inc(&p->rx_multicast);
+	u64_stats_update_end(&p->syncp);
+	put_cpu_ptr(stats);
+}
+
+void mvv_pcpu_count_tx(struct vlan_pcpu_stats __percpu *stats,
+		       unsigned int len, bool success)
+{
+	struct vlan_pcpu_stats *p;
+
+	if (unlikely(!success)) {
+		this_cpu_inc(stats->tx_dropped);
+		return;
+	}
+	p = this_cpu_ptr(stats);
+	u64_stats_update_begin(&p->syncp);
+	u64_stats_inc(&p->tx_packets);
+	u64_stats_add(&p->tx_bytes, len);
+	u64_stats_update_end(&p->syncp);
+}
+
+void mvv_pcpu_stats_fold(struct vlan_pcpu_stats __percpu *stats,
+			 struct rtnl_link_stats64 *out)
+{
+	u32 rx_errors = 0, tx_dropped = 0;
+	int i;
+
+	for_each_possible_cpu(i) {
+		const struct vlan_pcpu_stats *p = per_cpu_ptr(stats, i);
+		u64 rx_packets, rx_bytes, rx_multicast, tx_packets, tx_bytes;
+		unsigned int start;
+
+		do {
+			start = u64_stats_fetch_begin(&p->syncp);
+			rx_packets = u64_stats_read(&p->rx_packets);
+			rx_bytes = u64_stats_read(&p->rx_bytes);
+			rx_multicast = u64_stats_read(&p->rx_multicast);
+			tx_packets = u64_stats_read(&p->tx_packets);
+			tx_bytes = u64_stats_read(&p->tx_bytes);
+		} while (u64_stats_fetch_retry(&p->syncp, start));
+
+		out->rx_packets += rx_packets;
+		out->rx_bytes += rx_bytes;
+		out->multicast += rx_multicast;
+		out->tx_packets += tx_packets;
+		out->tx_bytes += tx_bytes;
+		/* u32 counters, updated without syncp, as in the C driver */
+		rx_errors += READ_ONCE(p->rx_errors);
+		tx_dropped += READ_ONCE(p->tx_dropped);
+	}
+	out->rx_errors = rx_errors;
+	out->rx_dropped = rx_errors;
+	out->tx_dropped = tx_dropped;
+}
+
+bool mvv_net_is_init_net(const struct net_device *dev)
+{
+	return net_eq(dev_net(dev), &init_net);
 }

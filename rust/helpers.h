@@ -120,4 +120,19 @@ const struct rtnl_link_ops *mvv_netdev_link_ops(const struct net_device *dev);
 void mvv_cancel_work_sync(struct work_struct *work);
 void mvv_cond_resched(void);
 
+/*
+ * Per-CPU counters, the C driver's struct vlan_pcpu_stats: packets, bytes
+ * and multicast under u64_stats sync, rx_errors and tx_dropped as u32.
+ */
+struct vlan_pcpu_stats;
+struct vlan_pcpu_stats __percpu *mvv_pcpu_stats_alloc(void);
+void mvv_pcpu_stats_free(struct vlan_pcpu_stats __percpu *stats);
+void mvv_pcpu_count_rx(struct vlan_pcpu_stats __percpu *stats,
+		       unsigned int len, bool success, bool multicast);
+void mvv_pcpu_count_tx(struct vlan_pcpu_stats __percpu *stats,
+		       unsigned int len, bool success);
+void mvv_pcpu_stats_fold(struct vlan_pcpu_stats __percpu *stats,
+			 struct rtnl_link_stats64 *out);
+bool mvv_net_is_init_net(const struct net_device *dev);
+
 #endif /* MACVLAN_VRRP_HELPERS_H */

@@ -11,6 +11,7 @@ use crate::net::ether::MacAddr;
 use crate::net::link::{Link, LinkVTables, NetdevNotifier, TxResult, UnregisterBatch, UnregisterQueue, Upper};
 use crate::net::netlink::{nla_total_size, Attr, Attrs, ExtAck, NlMsg};
 use crate::net::skb::Skb;
+use crate::net::stats::PcpuStats;
 use crate::net::sync::{Rcu, Rtnl};
 use crate::port::{self, compute_filter, McFilter, Port};
 use crate::rx;
@@ -57,6 +58,8 @@ pub(crate) struct MacvlanDev {
     pub(crate) bc_queue_len_req: AtomicU32,
     /// VRRP advertisements from this device's MAC left on the lower device.
     vrrp_steered: AtomicU64,
+    /// rx/tx counters.
+    pub(crate) stats: PcpuStats,
 }
 
 // SAFETY: every field is an atomic integer or pointer, or a filter of
@@ -419,9 +422,10 @@ impl Link for Macvlan {
         up.state().lower()
     }
 
-    fn init(_rtnl: Rtnl<'_>, up: &Upper<Self>) -> Result {
+    fn init(rtnl: Rtnl<'_>, up: &Upper<Self>) -> Result {
         let vlan = up.state();
         let lower = vlan.lower();
+        vlan.stats.alloc(rtnl)?;
         // SAFETY: both devices are valid; `ndo_init` runs before the device
         // is visible.
         unsafe {
@@ -435,6 +439,7 @@ impl Link for Macvlan {
     }
 
     fn uninit(rtnl: Rtnl<'_>, up: &Upper<Self>) {
+        up.state().stats.free(rtnl);
         let port = up.state().port();
         if port.count.fetch_sub(1, Ordering::Relaxed) == 1 {
             // SAFETY: this was the port's last upper device.
@@ -524,21 +529,18 @@ impl Link for Macvlan {
                     rx::bridge_flood(port, &skb, vlan, rcu);
                 } else if port.lookup(&dest, rcu).is_some_and(|d| d.mode() == mode::BRIDGE) {
                     // Through the lower device first, for its taps.
-                    if skb.forward_to(vlan.lower()) {
-                        up.dev().count_tx(len);
-                        return TxResult::Sent;
-                    }
-                    up.dev().count_tx_dropped();
-                    return TxResult::Dropped;
+                    let sent = skb.forward_to(vlan.lower());
+                    vlan.stats.count_tx(len, sent);
+                    return if sent { TxResult::Sent } else { TxResult::Dropped };
                 }
             }
         }
         let ret = skb.xmit_on(vlan.lower());
-        if ret == bindings::NET_XMIT_SUCCESS as i32 || ret == bindings::NET_XMIT_CN as i32 {
-            up.dev().count_tx(len);
+        let sent = ret == bindings::NET_XMIT_SUCCESS as i32 || ret == bindings::NET_XMIT_CN as i32;
+        vlan.stats.count_tx(len, sent);
+        if sent {
             TxResult::Sent
         } else {
-            up.dev().count_tx_dropped();
             TxResult::Dropped
         }
     }
@@ -595,6 +597,34 @@ impl Link for Macvlan {
     fn fix_features(up: &Upper<Self>, features: u64) -> u64 {
         // SAFETY: both devices are valid; called under RTNL.
         unsafe { bindings::mvv_fix_features(up.dev().as_ptr(), up.state().lower().as_ptr(), features) }
+    }
+
+    fn stats64(up: &Upper<Self>, out: &mut bindings::rtnl_link_stats64) {
+        up.state().stats.fold(out);
+    }
+
+    fn fdb_add(rtnl: Rtnl<'_>, up: &Upper<Self>, addr: MacAddr, flags: u16) -> Result {
+        // Unicast filters only on passthru devices; multicast on all.
+        if !up.state().port().is_passthru() && !addr.is_multicast() {
+            return Err(EOPNOTSUPP());
+        }
+        if u32::from(flags) & bindings::NLM_F_REPLACE != 0 {
+            return Err(EOPNOTSUPP());
+        }
+        if addr.0 == [0; 6] {
+            return Err(EINVAL);
+        }
+        up.dev().addr_add_excl(rtnl, &addr)
+    }
+
+    fn fdb_del(rtnl: Rtnl<'_>, up: &Upper<Self>, addr: MacAddr) -> Result {
+        if !up.state().port().is_passthru() && !addr.is_multicast() {
+            return Err(EOPNOTSUPP());
+        }
+        if addr.0 == [0; 6] {
+            return Err(EINVAL);
+        }
+        up.dev().addr_del(rtnl, &addr)
     }
 
     fn stats(up: &Upper<Self>, out: &mut [u64]) {

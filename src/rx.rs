@@ -69,18 +69,15 @@ fn handle_multicast(port: &Port, skb: Skb, rcu: Rcu<'_>) -> RxResult {
 
 fn deliver_to_source(src: &MacvlanDev, skb: Skb, dest: &MacAddr) {
     let dev = src.dev();
-    let len = skb.len() + ETH_HLEN as u32;
+    // The C driver counts these with length 0; keep its figures.
     let Some(mut skb) = skb.unshare() else {
-        dev.count_rx_dropped();
+        src.stats.count_rx(0, false, false);
         return;
     };
     skb.set_dev(dev);
-    skb.set_pkt_type(group_packet_type(dev, dest));
-    if skb.netif_rx_in_softirq() {
-        dev.count_rx(len);
-    } else {
-        dev.count_rx_dropped();
-    }
+    skb.set_pkt_type(group_packet_type(dest));
+    let ok = skb.netif_rx_in_softirq();
+    src.stats.count_rx(0, ok, false);
 }
 
 fn handle_unicast(port: &Port, skb: Skb, dest: &MacAddr, rcu: Rcu<'_>) -> RxResult {
@@ -99,17 +96,16 @@ fn handle_unicast(port: &Port, skb: Skb, dest: &MacAddr, rcu: Rcu<'_>) -> RxResu
     }
     let len = skb.len() + ETH_HLEN as u32;
     let Some(mut skb) = skb.unshare() else {
-        dev.count_rx_dropped();
+        vlan.stats.count_rx(len, false, false);
         return RxResult::Consumed;
     };
     skb.set_dev(dev);
     skb.set_pkt_type(PacketType::Host);
-    dev.count_rx(len);
+    vlan.stats.count_rx(len, true, false);
     RxResult::Another(skb)
 }
 
-fn group_packet_type(dev: &crate::net::device::NetDevice, dest: &MacAddr) -> PacketType {
-    let _ = dev;
+fn group_packet_type(dest: &MacAddr) -> PacketType {
     if dest.is_broadcast() {
         PacketType::Broadcast
     } else {
@@ -151,16 +147,12 @@ fn broadcast(port: &Port, skb: &Skb, src: Option<&MacvlanDev>, modes: mode::Mode
             Some(nskb) if local => nskb.forward_to(dev),
             Some(mut nskb) => {
                 nskb.set_dev(dev);
-                nskb.set_pkt_type(group_packet_type(dev, &dest));
+                nskb.set_pkt_type(group_packet_type(&dest));
                 nskb.netif_rx()
             }
             None => false,
         };
-        if delivered {
-            dev.count_rx(len);
-        } else {
-            dev.count_rx_dropped();
-        }
+        vlan.stats.count_rx(len, delivered, true);
     }
 }
 

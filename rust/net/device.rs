@@ -163,6 +163,31 @@ impl NetDevice {
         unsafe { bindings::dev_uc_del(self.as_ptr(), addr.0.as_ptr()) };
     }
 
+    /// Adds `addr` to the unicast or multicast list, failing with `EEXIST`
+    /// if it is there (`dev_uc_add_excl`, `dev_mc_add_excl`).
+    pub(crate) fn addr_add_excl(&self, _rtnl: Rtnl<'_>, addr: &MacAddr) -> Result {
+        // SAFETY: the device is valid; RTNL is held.
+        to_result(unsafe {
+            if addr.is_multicast() {
+                bindings::dev_mc_add_excl(self.as_ptr(), addr.0.as_ptr())
+            } else {
+                bindings::dev_uc_add_excl(self.as_ptr(), addr.0.as_ptr())
+            }
+        })
+    }
+
+    /// Removes `addr` from the unicast or multicast list.
+    pub(crate) fn addr_del(&self, _rtnl: Rtnl<'_>, addr: &MacAddr) -> Result {
+        // SAFETY: the device is valid; RTNL is held.
+        to_result(unsafe {
+            if addr.is_multicast() {
+                bindings::dev_mc_del(self.as_ptr(), addr.0.as_ptr())
+            } else {
+                bindings::dev_uc_del(self.as_ptr(), addr.0.as_ptr())
+            }
+        })
+    }
+
     /// Changes the allmulti count by `inc`.
     pub(crate) fn set_allmulti(&self, _rtnl: Rtnl<'_>, inc: i32) -> Result {
         // SAFETY: the device is valid; RTNL is held.
@@ -235,25 +260,6 @@ impl NetDevice {
     pub(crate) fn count_rx_dropped(&self) {
         // SAFETY: the device is valid; the core stats are per-CPU.
         unsafe { bindings::mvv_dev_core_stats_rx_dropped_inc(self.as_ptr()) };
-    }
-
-    /// Counts a transmitted frame dropped.
-    pub(crate) fn count_tx_dropped(&self) {
-        // SAFETY: the device is valid; the core stats are per-CPU.
-        unsafe { bindings::mvv_dev_core_stats_tx_dropped_inc(self.as_ptr()) };
-    }
-
-    /// Counts a received frame in the per-CPU software stats (`tstats`).
-    pub(crate) fn count_rx(&self, len: u32) {
-        // SAFETY: the device is valid and has `tstats` (set up by
-        // `mvv_upper_setup_common`).
-        unsafe { bindings::mvv_dev_sw_netstats_rx_add(self.as_ptr(), len) };
-    }
-
-    /// Counts a transmitted frame in the per-CPU software stats.
-    pub(crate) fn count_tx(&self, len: u32) {
-        // SAFETY: as for `count_rx`.
-        unsafe { bindings::mvv_dev_sw_netstats_tx_add(self.as_ptr(), 1, len) };
     }
 
     /// Takes a reference that a C structure (an skb's control block) keeps;

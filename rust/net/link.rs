@@ -185,6 +185,12 @@ pub(crate) trait Link: Sized + 'static {
     fn fix_features(dev: &Upper<Self>, features: u64) -> u64;
     /// Values of the `ethtool -S` counters, in `STATS_NAMES` order.
     fn stats(dev: &Upper<Self>, out: &mut [u64]);
+    /// `ndo_get_stats64`: add the device's counters into `out`.
+    fn stats64(dev: &Upper<Self>, out: &mut bindings::rtnl_link_stats64);
+    /// `ndo_fdb_add` for `addr`, with the request's `NLM_F_*` flags.
+    fn fdb_add(rtnl: Rtnl<'_>, dev: &Upper<Self>, addr: MacAddr, flags: u16) -> Result;
+    /// `ndo_fdb_del` for `addr`.
+    fn fdb_del(rtnl: Rtnl<'_>, dev: &Upper<Self>, addr: MacAddr) -> Result;
 }
 
 /// A read-only C table that holds raw pointers, shareable between CPUs.
@@ -237,7 +243,14 @@ impl LinkVTables {
                 ndo_change_rx_flags: Some(change_rx_flags_tramp::<T>),
                 ndo_set_mac_address: Some(set_mac_address_tramp::<T>),
                 ndo_set_rx_mode: Some(set_rx_mode_tramp::<T>),
-                ndo_get_stats64: Some(bindings::dev_get_tstats64),
+                ndo_get_stats64: Some(get_stats64_tramp::<T>),
+                ndo_vlan_rx_add_vid: Some(vlan_rx_add_vid_tramp::<T>),
+                ndo_vlan_rx_kill_vid: Some(vlan_rx_kill_vid_tramp::<T>),
+                ndo_fdb_add: Some(fdb_add_tramp::<T>),
+                ndo_fdb_del: Some(fdb_del_tramp::<T>),
+                ndo_fdb_dump: Some(bindings::ndo_dflt_fdb_dump),
+                ndo_hwtstamp_get: Some(hwtstamp_get_tramp::<T>),
+                ndo_hwtstamp_set: Some(hwtstamp_set_tramp::<T>),
                 ndo_validate_addr: Some(bindings::eth_validate_addr),
                 ndo_get_iflink: Some(get_iflink_tramp::<T>),
                 ndo_features_check: Some(bindings::passthru_features_check),
@@ -248,6 +261,7 @@ impl LinkVTables {
                 get_link: Some(bindings::ethtool_op_get_link),
                 get_drvinfo: Some(get_drvinfo_tramp::<T>),
                 get_link_ksettings: Some(get_link_ksettings_tramp::<T>),
+                get_ts_info: Some(get_ts_info_tramp::<T>),
                 get_sset_count: Some(get_sset_count_tramp::<T>),
                 get_strings: Some(get_strings_tramp::<T>),
                 get_ethtool_stats: Some(get_ethtool_stats_tramp::<T>),
@@ -576,6 +590,109 @@ unsafe extern "C" fn header_create_tramp<T: Link>(
         let up = Upper::<T>::from_raw(dev);
         let saddr = if saddr.is_null() { (*dev).dev_addr.cast() } else { saddr };
         bindings::mvv_dev_hard_header(skb, T::lower(up).as_ptr(), ty, daddr, saddr, len)
+    }
+}
+
+/// # Safety
+///
+/// Only for the C side: one of our devices and a stats struct to fill.
+unsafe extern "C" fn get_stats64_tramp<T: Link>(dev: *mut bindings::net_device, out: *mut bindings::rtnl_link_stats64) {
+    // SAFETY: valid for the call, as the core promises.
+    unsafe { T::stats64(Upper::<T>::from_raw(dev), &mut *out) }
+}
+
+/// # Safety
+///
+/// Only for the C side, under RTNL, on one of our devices.
+unsafe extern "C" fn vlan_rx_add_vid_tramp<T: Link>(dev: *mut bindings::net_device, proto: u16, vid: u16) -> i32 {
+    // SAFETY: our device; its lower device is valid; RTNL is held.
+    // VLAN filters are the lower device's to apply.
+    unsafe { bindings::vlan_vid_add(T::lower(Upper::<T>::from_raw(dev)).as_ptr(), proto, vid) }
+}
+
+/// # Safety
+///
+/// Only for the C side, under RTNL, on one of our devices.
+unsafe extern "C" fn vlan_rx_kill_vid_tramp<T: Link>(dev: *mut bindings::net_device, proto: u16, vid: u16) -> i32 {
+    // SAFETY: as for `vlan_rx_add_vid_tramp`.
+    unsafe { bindings::vlan_vid_del(T::lower(Upper::<T>::from_raw(dev)).as_ptr(), proto, vid) };
+    0
+}
+
+/// # Safety
+///
+/// Only for the C side, under RTNL; `addr` points to `ETH_ALEN` bytes.
+unsafe extern "C" fn fdb_add_tramp<T: Link>(
+    _ndm: *mut bindings::ndmsg,
+    _tb: *mut *mut bindings::nlattr,
+    dev: *mut bindings::net_device,
+    addr: *const u8,
+    _vid: u16,
+    flags: u16,
+    _extack: *mut bindings::netlink_ext_ack,
+) -> i32 {
+    // SAFETY: see the function's safety section.
+    unsafe {
+        let addr = MacAddr(*addr.cast::<[u8; 6]>());
+        errno(T::fdb_add(Rtnl::assume_held(), Upper::<T>::from_raw(dev), addr, flags))
+    }
+}
+
+/// # Safety
+///
+/// Only for the C side, under RTNL; `addr` points to `ETH_ALEN` bytes.
+unsafe extern "C" fn fdb_del_tramp<T: Link>(
+    _ndm: *mut bindings::ndmsg,
+    _tb: *mut *mut bindings::nlattr,
+    dev: *mut bindings::net_device,
+    addr: *const u8,
+    _vid: u16,
+    _extack: *mut bindings::netlink_ext_ack,
+) -> i32 {
+    // SAFETY: see the function's safety section.
+    unsafe {
+        let addr = MacAddr(*addr.cast::<[u8; 6]>());
+        errno(T::fdb_del(Rtnl::assume_held(), Upper::<T>::from_raw(dev), addr))
+    }
+}
+
+/// # Safety
+///
+/// Only for the C side, on one of our devices.
+unsafe extern "C" fn get_ts_info_tramp<T: Link>(
+    dev: *mut bindings::net_device,
+    info: *mut bindings::kernel_ethtool_ts_info,
+) -> i32 {
+    // SAFETY: timestamping is the lower (real) device's.
+    unsafe { bindings::ethtool_get_ts_info_by_layer(T::lower(Upper::<T>::from_raw(dev)).as_ptr(), info) }
+}
+
+/// # Safety
+///
+/// Only for the C side, under RTNL, on one of our devices.
+unsafe extern "C" fn hwtstamp_get_tramp<T: Link>(
+    dev: *mut bindings::net_device,
+    cfg: *mut bindings::kernel_hwtstamp_config,
+) -> i32 {
+    // SAFETY: forwarded to the lower (real) device.
+    unsafe { bindings::generic_hwtstamp_get_lower(T::lower(Upper::<T>::from_raw(dev)).as_ptr(), cfg) }
+}
+
+/// # Safety
+///
+/// Only for the C side, under RTNL, on one of our devices.
+unsafe extern "C" fn hwtstamp_set_tramp<T: Link>(
+    dev: *mut bindings::net_device,
+    cfg: *mut bindings::kernel_hwtstamp_config,
+    extack: *mut bindings::netlink_ext_ack,
+) -> i32 {
+    // SAFETY: forwarded to the lower (real) device. As the C driver, only
+    // the initial netns may change the real device's timestamping.
+    unsafe {
+        if !bindings::mvv_net_is_init_net(dev) {
+            return super::errno::EOPNOTSUPP().to_errno();
+        }
+        bindings::generic_hwtstamp_set_lower(T::lower(Upper::<T>::from_raw(dev)).as_ptr(), cfg, extack)
     }
 }
 

@@ -24,4 +24,5 @@ pub(crate) mod ether;
 pub(crate) mod link;
 pub(crate) mod netlink;
 pub(crate) mod skb;
+pub(crate) mod stats;
 pub(crate) mod sync;
