@@ -503,3 +503,18 @@ bool mvv_net_is_init_net(const struct net_device *dev)
 {
 	return net_eq(dev_net(dev), &init_net);
 }
+
+struct nlattr *mvv_nla_nest_start(struct sk_buff *skb, int type)
+{
+	return nla_nest_start_noflag(skb, type);
+}
+
+void mvv_nla_nest_end(struct sk_buff *skb, struct nlattr *start)
+{
+	nla_nest_end(skb, start);
+}
+
+void mvv_nla_nest_cancel(struct sk_buff *skb, struct nlattr *start)
+{
+	nla_nest_cancel(skb, start);
+}

@@ -98,6 +98,9 @@ int mvv_nla_put_u32(struct sk_buff *skb, int type, u32 value);
 int mvv_nla_put_u16(struct sk_buff *skb, int type, u16 value);
 int mvv_nla_put_s32(struct sk_buff *skb, int type, s32 value);
 size_t mvv_nla_total_size(int payload);
+struct nlattr *mvv_nla_nest_start(struct sk_buff *skb, int type);
+void mvv_nla_nest_end(struct sk_buff *skb, struct nlattr *start);
+void mvv_nla_nest_cancel(struct sk_buff *skb, struct nlattr *start);
 void mvv_extack_set_msg(struct netlink_ext_ack *extack, const char *msg,
 			const struct nlattr *bad_attr);
 

@@ -15,6 +15,7 @@ use crate::net::stats::PcpuStats;
 use crate::net::sync::{Rcu, Rtnl};
 use crate::port::{self, compute_filter, McFilter, Port};
 use crate::rx;
+use crate::source::SourcePlan;
 use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
 use kernel::c_str;
 use kernel::prelude::*;
@@ -56,6 +57,8 @@ pub(crate) struct MacvlanDev {
     /// Groups this device wants.
     pub(crate) mc_filter: McFilter,
     pub(crate) bc_queue_len_req: AtomicU32,
+    /// Source MACs in the port's table (source mode).
+    pub(crate) macaddr_count: AtomicU32,
     /// VRRP advertisements from this device's MAC left on the lower device.
     vrrp_steered: AtomicU64,
     /// rx/tx counters.
@@ -91,7 +94,8 @@ impl MacvlanDev {
         self.mode.load(Ordering::Relaxed)
     }
 
-    fn flags(&self) -> u16 {
+    /// `MACVLAN_FLAG_*`.
+    pub(crate) fn flags(&self) -> u16 {
         // CAST: only `u16` values are stored.
         self.flags.load(Ordering::Relaxed) as u16
     }
@@ -144,15 +148,26 @@ impl Request {
     }
 }
 
-fn check_source_list_request(data: Option<Attrs<'_>>, dev_mode: u32, extack: &mut ExtAck<'_>) -> Result {
-    let Some(d) = data else { return Ok(()) };
-    if let Some(a) = d.get(attr::MACADDR_MODE) {
-        if dev_mode != mode::SOURCE {
-            return reject(extack, c_str!("MACADDR_MODE is only valid in source mode"), Some(a), EINVAL);
-        }
-        return reject(extack, c_str!("source-mode MAC lists are not supported yet"), Some(a), EOPNOTSUPP());
+/// Checks `IFLA_MACVLAN_MACADDR_MODE` against the mode the device will have
+/// and prepares the change, allocating what it needs.
+fn prepare_sources(
+    rtnl: Rtnl<'_>,
+    port: &Port,
+    vlan: &MacvlanDev,
+    data: Option<Attrs<'_>>,
+    dev_mode: u32,
+    extack: &mut ExtAck<'_>,
+) -> Result<SourcePlan> {
+    let Some(d) = data else { return Ok(SourcePlan::Nothing) };
+    let Some(a) = d.get(attr::MACADDR_MODE) else { return Ok(SourcePlan::Nothing) };
+    if dev_mode != mode::SOURCE {
+        reject(extack, c_str!("MACADDR_MODE is only valid in source mode"), Some(a), EINVAL)?;
     }
-    Ok(())
+    SourcePlan::prepare(rtnl, port, vlan, a.u32(), d).inspect_err(|e| {
+        if *e == EINVAL {
+            extack.set(c_str!("MACADDR_MODE add and del need a MACADDR"), Some(a));
+        }
+    })
 }
 
 impl Macvlan {
@@ -275,7 +290,11 @@ impl Link for Macvlan {
         }
         let req = Request::parse(data);
         let vlan_mode = req.mode.unwrap_or(mode::VEPA);
-        check_source_list_request(data, vlan_mode, extack)?;
+        if vlan_mode != mode::SOURCE {
+            if let Some(a) = data.and_then(|d| d.get(attr::MACADDR_MODE)) {
+                return reject(extack, c_str!("MACADDR_MODE is only valid in source mode"), Some(a), EINVAL);
+            }
+        }
 
         if tb.has(bindings::IFLA_MTU) {
             if dev.mtu() > lower.mtu() {
@@ -320,6 +339,10 @@ impl Link for Macvlan {
         }
 
         let vlan = up.state();
+        let sources = match prepare_sources(rtnl, port, vlan, data, vlan_mode, extack) {
+            Ok(plan) => plan,
+            Err(e) => return fail(e),
+        };
         vlan.dev.store(dev.as_ptr(), Ordering::Relaxed);
         vlan.lower.store(lower.as_ptr(), Ordering::Relaxed);
         vlan.port.store(core::ptr::from_ref(port).cast_mut(), Ordering::Relaxed);
@@ -343,6 +366,7 @@ impl Link for Macvlan {
             return Err(e);
         }
         port.list_add(rtnl, vlan);
+        sources.apply(rtnl, port, vlan);
         port.update_bc_queue_len(rtnl);
         lower.transfer_operstate_to(rtnl, dev);
         up.fire_linkwatch();
@@ -365,8 +389,9 @@ impl Link for Macvlan {
         if (cur_mode == mode::PASSTHRU) != (new_mode == mode::PASSTHRU) {
             return reject(extack, c_str!("cannot change to or from passthru mode"), data.and_then(|d| d.get(attr::MODE)), EINVAL);
         }
-        check_source_list_request(data, new_mode, extack)?;
+        let sources = prepare_sources(rtnl, port, vlan, data, new_mode, extack)?;
 
+        // The one step that can fail comes first.
         if let Some(flags) = req.flags {
             let changed = flags ^ vlan.flags();
             if cur_mode == mode::PASSTHRU && changed & mode::FLAG_NOPROMISC != 0 && up.dev().is_up() {
@@ -374,6 +399,9 @@ impl Link for Macvlan {
                 vlan.lower().set_promiscuity(rtnl, inc)?;
             }
             vlan.flags.store(u32::from(flags), Ordering::Relaxed);
+        }
+        if cur_mode == mode::SOURCE && new_mode != mode::SOURCE {
+            port.sources.flush(rtnl, vlan);
         }
         vlan.mode.store(new_mode, Ordering::Relaxed);
         if let Some(len) = req.bc_queue_len {
@@ -383,21 +411,28 @@ impl Link for Macvlan {
         if let Some(cutoff) = req.bc_cutoff {
             Self::apply_bc_cutoff(port, cutoff);
         }
+        sources.apply(rtnl, port, vlan);
         Ok(())
     }
 
     fn dellink(rtnl: Rtnl<'_>, up: &Upper<Self>, queue: &mut UnregisterQueue<'_>) {
         let vlan = up.state();
+        if vlan.mode() == mode::SOURCE {
+            vlan.port().sources.flush(rtnl, vlan);
+        }
         vlan.port().list_del(rtnl, vlan);
         vlan.port().update_bc_queue_len(rtnl);
         queue.push(rtnl, up.dev());
         up.unlink_from_lower(rtnl, vlan.lower());
     }
 
-    fn info_size(_up: &Upper<Self>) -> usize {
+    fn info_size(up: &Upper<Self>) -> usize {
+        let macs = up.state().macaddr_count.load(Ordering::Relaxed) as usize;
+        let macs_size = if macs == 0 { 0 } else { nla_total_size(0) + macs * nla_total_size(6) };
         nla_total_size(4) // MODE
             + nla_total_size(2) // FLAGS
             + nla_total_size(4) // MACADDR_COUNT
+            + macs_size // MACADDR_DATA
             + nla_total_size(4) // BC_QUEUE_LEN
             + nla_total_size(4) // BC_QUEUE_LEN_USED
             + nla_total_size(4) // BC_CUTOFF
@@ -408,7 +443,13 @@ impl Link for Macvlan {
         let port = vlan.port();
         msg.put_u32(attr::MODE, vlan.mode())?;
         msg.put_u16(attr::FLAGS, vlan.flags())?;
-        msg.put_u32(attr::MACADDR_COUNT, 0)?;
+        let macs = vlan.macaddr_count.load(Ordering::Relaxed);
+        msg.put_u32(attr::MACADDR_COUNT, macs)?;
+        if macs > 0 {
+            msg.nest(attr::MACADDR_DATA, |msg| {
+                port.sources.addrs_of(vlan).try_for_each(|a| msg.put_bytes(attr::MACADDR, &a.0))
+            })?;
+        }
         msg.put_u32(attr::BC_QUEUE_LEN, vlan.bc_queue_len_req.load(Ordering::Relaxed))?;
         msg.put_u32(attr::BC_QUEUE_LEN_USED, port.bc_queue_len_used.load(Ordering::Relaxed))?;
         let cutoff = port.bc_cutoff.load(Ordering::Relaxed);
@@ -439,8 +480,10 @@ impl Link for Macvlan {
     }
 
     fn uninit(rtnl: Rtnl<'_>, up: &Upper<Self>) {
-        up.state().stats.free(rtnl);
-        let port = up.state().port();
+        let vlan = up.state();
+        vlan.stats.free(rtnl);
+        let port = vlan.port();
+        port.sources.flush(rtnl, vlan);
         if port.count.fetch_sub(1, Ordering::Relaxed) == 1 {
             // SAFETY: this was the port's last upper device.
             unsafe { port.destroy(rtnl) };

@@ -15,6 +15,7 @@ mod macvlan;
 mod mode;
 mod port;
 mod rx;
+mod source;
 // Shared with the userspace test crate, where these items are public API.
 #[allow(dead_code, unreachable_pub)]
 mod vrrp_classify;
@@ -37,6 +38,8 @@ struct MacvlanVrrpModule {
     // device), then the notifier.
     _link: LinkRegistration,
     _notifier: NotifierRegistration,
+    // Last: wait for the RCU callbacks that device teardown queued.
+    _rcu_barrier: source::RcuBarrierOnDrop,
 }
 
 impl kernel::Module for MacvlanVrrpModule {
@@ -50,13 +53,8 @@ impl kernel::Module for MacvlanVrrpModule {
         Ok(Self {
             _link: link,
             _notifier: notifier,
+            _rcu_barrier: source::RcuBarrierOnDrop,
         })
     }
 }
 
-impl Drop for MacvlanVrrpModule {
-    fn drop(&mut self) {
-        // Fields drop after this: see `_link`. Then wait for RCU callbacks
-        // queued by the devices' teardown.
-    }
-}

@@ -17,13 +17,14 @@ use crate::net::link;
 use crate::net::skb::Skb;
 use crate::net::sync::{Rcu, RcuGuard, Rtnl};
 use crate::rx::PortRx;
+use crate::source::SourceTable;
 use core::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU32, AtomicU64, Ordering};
 use kernel::prelude::*;
 use kernel::types::Opaque;
 
 /// Buckets of the unicast hash, as in the C driver.
 pub(crate) const HASH_BITS: u32 = 8;
-const HASH_SIZE: usize = 1 << HASH_BITS;
+pub(crate) const HASH_SIZE: usize = 1 << HASH_BITS;
 /// Default `IFLA_MACVLAN_BC_QUEUE_LEN`.
 pub(crate) const DEFAULT_BC_QUEUE_LEN: u32 = 1000;
 /// Default `IFLA_MACVLAN_BC_CUTOFF`.
@@ -96,6 +97,8 @@ pub(crate) struct Port {
     pub(crate) bc_filter: McFilter,
     /// Groups some upper device wants.
     pub(crate) mc_filter: McFilter,
+    /// Source-mode MAC table.
+    pub(crate) sources: SourceTable,
     #[pin]
     bc_queue: Opaque<bindings::sk_buff_head>,
     #[pin]
@@ -124,6 +127,7 @@ impl Port {
             bc_cutoff: AtomicI32::new(DEFAULT_BC_CUTOFF),
             bc_filter: McFilter::default(),
             mc_filter: McFilter::default(),
+            sources: SourceTable::new(),
             // SAFETY: initializes the queue head and its lock in place.
             bc_queue <- Opaque::ffi_init(|q| unsafe { bindings::mvv_skb_queue_head_init(q) }),
             // SAFETY: initializes the work item in place.

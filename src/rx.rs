@@ -24,12 +24,16 @@ impl RxHandler for PortRx {
         if u32::from(skb.pkt_type()) == bindings::PACKET_LOOPBACK {
             return RxResult::Pass(skb);
         }
-        let Some((dest, _)) = skb.eth_addrs() else {
+        let Some((dest, source)) = skb.eth_addrs() else {
             return RxResult::Pass(skb);
         };
         if dest.is_multicast() {
             handle_multicast(port, skb, rcu)
         } else {
+            if port.sources.forward(&skb, &dest, &source, rcu) {
+                drop(skb);
+                return RxResult::Consumed;
+            }
             handle_unicast(port, skb, &dest, rcu)
         }
     }
@@ -43,6 +47,10 @@ fn handle_multicast(port: &Port, skb: Skb, rcu: Rcu<'_>) -> RxResult {
     let Some((dest, source)) = skb.eth_addrs() else {
         return RxResult::Pass(skb);
     };
+    if port.sources.forward(&skb, &dest, &source, rcu) {
+        drop(skb);
+        return RxResult::Consumed;
+    }
     let src = port.lookup(&source, rcu);
     if let Some(src) = src {
         let src_mode = src.mode();

@@ -214,6 +214,38 @@ impl NlMsg {
     }
 }
 
+impl NlMsg {
+    /// Appends an attribute with a raw payload.
+    pub(crate) fn put_bytes(&mut self, ty: u32, data: &[u8]) -> Result {
+        // CAST: attribute types are below 2^14; payloads here are a few bytes.
+        // SAFETY: the skb is valid; `data` is readable for its length.
+        Self::check(unsafe { bindings::nla_put(self.0, ty as i32, data.len() as i32, data.as_ptr().cast()) })
+    }
+
+    /// Appends a nested attribute whose contents `f` writes; on error the
+    /// partial nest is removed.
+    pub(crate) fn nest(&mut self, ty: u32, f: impl FnOnce(&mut NlMsg) -> Result) -> Result {
+        // CAST: attribute types are below 2^14.
+        // SAFETY: the skb is valid.
+        let start = unsafe { bindings::mvv_nla_nest_start(self.0, ty as i32) };
+        if start.is_null() {
+            return Err(EMSGSIZE());
+        }
+        match f(self) {
+            Ok(()) => {
+                // SAFETY: `start` was returned by the nest start above.
+                unsafe { bindings::mvv_nla_nest_end(self.0, start) };
+                Ok(())
+            }
+            Err(e) => {
+                // SAFETY: as above.
+                unsafe { bindings::mvv_nla_nest_cancel(self.0, start) };
+                Err(e)
+            }
+        }
+    }
+}
+
 /// Space an attribute with a `payload`-byte payload takes (`nla_total_size`).
 pub(crate) fn nla_total_size(payload: usize) -> usize {
     // CAST: payloads here are a few bytes.
