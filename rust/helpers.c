@@ -387,6 +387,8 @@ void mvv_inherit_tso_max_and_update(struct net_device *dev,
 				    struct net_device *lower)
 {
 	netif_inherit_tso_max(dev, lower);
+	dev->needed_headroom = lower->needed_headroom;
+	dev->needed_tailroom = lower->needed_tailroom;
 	netdev_update_features(dev);
 }
 

@@ -177,19 +177,34 @@ impl Macvlan {
         }
     }
 
+    /// Gives `up` the address `addr`, rehashing it and moving the lower
+    /// device's filter entry if it is up (`macvlan_sync_address`).
     fn sync_address(rtnl: Rtnl<'_>, up: &Upper<Self>, addr: MacAddr) -> Result {
         let dev = up.dev();
         let vlan = up.state();
+        let port = vlan.port();
         if !dev.is_up() {
             dev.set_addr(rtnl, &addr);
-            return Ok(());
+        } else {
+            if port.addr_busy(rtnl, &addr) {
+                return Err(EADDRINUSE());
+            }
+            let old = dev.addr();
+            if !port.is_passthru() {
+                vlan.lower().uc_add(rtnl, &addr)?;
+                vlan.lower().uc_del(rtnl, &old);
+            }
+            // Unhashed while the address changes, so delivery is never
+            // confused by a half-written address.
+            port.hash_del(rtnl, vlan, &old, true);
+            dev.set_addr(rtnl, &addr);
+            port.hash_add(rtnl, vlan);
         }
-        let old = dev.addr();
-        vlan.lower().uc_add(rtnl, &addr)?;
-        vlan.lower().uc_del(rtnl, &old);
-        vlan.port().hash_del(rtnl, vlan, &old, true);
-        dev.set_addr(rtnl, &addr);
-        vlan.port().hash_add(rtnl, vlan);
+        if port.is_passthru() && !port.addr_change.load(Ordering::Relaxed) {
+            // The lower device changed its own address: remember it.
+            port.save_perm_addr(rtnl);
+        }
+        port.addr_change.store(false, Ordering::Relaxed);
         Ok(())
     }
 }
@@ -701,6 +716,17 @@ impl NetdevNotifier for LowerNotifier {
                 for vlan in port.uppers() {
                     if vlan.dev().mtu() > dev.mtu() {
                         let _ = vlan.dev().change_mtu(rtnl, dev.mtu());
+                    }
+                }
+            }
+            bindings::netdev_cmd_NETDEV_CHANGEADDR => {
+                if !port.is_passthru() {
+                    return bindings::NOTIFY_DONE as i32;
+                }
+                let first = port.first_upper().and_then(|v| Upper::<Macvlan>::try_from_dev(v.dev()));
+                if let Some(up) = first {
+                    if Macvlan::sync_address(rtnl, up, dev.addr()).is_err() {
+                        return bindings::NOTIFY_BAD as i32;
                     }
                 }
             }

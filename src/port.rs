@@ -90,7 +90,8 @@ pub(crate) struct Port {
     passthru: AtomicBool,
     /// The lower address was changed through a passthru device.
     pub(crate) addr_change: AtomicBool,
-    perm_addr: MacAddr,
+    /// The lower device's own address, restored when passthru ends.
+    perm_addr: AtomicU64,
     pub(crate) bc_queue_len_used: AtomicU32,
     pub(crate) bc_cutoff: AtomicI32,
     /// Groups delivered through the broadcast queue.
@@ -113,7 +114,7 @@ unsafe impl Send for Port {}
 
 impl Port {
     fn new(lower: &NetDevice) -> impl PinInit<Self> {
-        let perm_addr = lower.addr();
+        let perm_addr = AtomicU64::new(pack(&lower.addr()));
         let lower = lower.as_ptr();
         pin_init!(Self {
             lower,
@@ -175,8 +176,9 @@ impl Port {
         // SAFETY: the work item was initialized in `new`.
         unsafe { bindings::mvv_cancel_work_sync(self.bc_work.get()) };
         self.purge_queue();
-        if self.is_passthru() && lower.addr() != self.perm_addr {
-            let _ = set_lower_addr(rtnl, lower, &self.perm_addr);
+        let perm = unpack(self.perm_addr.load(Ordering::Relaxed));
+        if self.is_passthru() && lower.addr() != perm {
+            let _ = set_lower_addr(rtnl, lower, &perm);
         }
         // SAFETY: `self` came from `KBox::into_raw` in `create`; the rx
         // handler is gone after a grace period, the work is cancelled, and
@@ -188,6 +190,11 @@ impl Port {
     pub(crate) fn lower(&self) -> &NetDevice {
         // SAFETY: by the type invariant the lower device outlives the port.
         unsafe { NetDevice::from_raw(self.lower) }
+    }
+
+    /// Remembers the lower device's current address as its own.
+    pub(crate) fn save_perm_addr(&self, _rtnl: Rtnl<'_>) {
+        self.perm_addr.store(pack(&self.lower().addr()), Ordering::Relaxed);
     }
 
     /// Whether a passthru device owns the port.
@@ -350,6 +357,16 @@ impl Port {
             }
         }
     }
+}
+
+fn pack(a: &MacAddr) -> u64 {
+    let b = a.0;
+    u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], 0, 0])
+}
+
+fn unpack(v: u64) -> MacAddr {
+    let b = v.to_le_bytes();
+    MacAddr([b[0], b[1], b[2], b[3], b[4], b[5]])
 }
 
 fn empty_buckets() -> [AtomicPtr<MacvlanDev>; HASH_SIZE] {
