@@ -334,9 +334,13 @@ impl Link for Macvlan {
             },
         };
         let fail = |err: Error| -> Result {
-            if created && port.count.load(Ordering::Relaxed) == 0 {
-                // SAFETY: no upper device uses the new port.
-                unsafe { port.destroy(rtnl) };
+            // A failed `register_netdevice` runs `ndo_uninit`, which may
+            // already have destroyed the port: look it up again.
+            if created {
+                if let Some(p) = Port::of(rtnl, lower).filter(|p| p.count.load(Ordering::Relaxed) == 0) {
+                    // SAFETY: no upper device uses the new port.
+                    unsafe { p.destroy(rtnl) };
+                }
             }
             // `dev` may have been visible; let readers leave before the
             // core frees it.
