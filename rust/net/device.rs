@@ -114,12 +114,11 @@ impl NetDevice {
 
     /// The hardware address.
     pub(crate) fn addr(&self) -> MacAddr {
+        // Like C readers in the rx path, a concurrent address change may be
+        // seen torn; callers compare with addresses RTNL keeps consistent.
         let mut a = [0u8; ETH_ALEN];
         // SAFETY: an Ethernet device's `dev_addr` points to at least
-        // `ETH_ALEN` bytes for its whole life. Like C readers in the rx
-        // path, a concurrent address change may be observed torn; the
-        // callers only compare it with addresses of upper devices that RTNL
-        // keeps consistent.
+        // `ETH_ALEN` bytes for its whole life.
         unsafe {
             core::ptr::copy_nonoverlapping((*self.as_ptr()).dev_addr, a.as_mut_ptr(), ETH_ALEN)
         };
