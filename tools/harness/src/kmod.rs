@@ -76,3 +76,9 @@ pub fn rmmod(name: &str) -> Run {
 pub fn insmod(path: &Path) -> Run {
     run(Command::new("insmod").arg(path))
 }
+
+/// `modprobe <name>` (the C driver comes from the running kernel's
+/// /lib/modules).
+pub fn modprobe(name: &str) -> Run {
+    run(Command::new("modprobe").arg(name))
+}

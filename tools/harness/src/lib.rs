@@ -3,20 +3,26 @@
 //! - [`tap`]: the KTAP-like reporter.
 //! - [`netns`]: network namespaces (unshare/setns), commands and netlink
 //!   sockets inside them.
-//! - [`nl`]: rtnetlink requests with errno + extended-ack decoding.
-//! - [`link`]: veth/bridge/macvlan over rtnetlink, raw IFLA_MACVLAN_* attrs.
-//! - [`addr`]: IPv4 addresses and the neighbour table.
-//! - [`ethtool`]: driver name through ETHTOOL_GDRVINFO.
-//! - [`kmod`]: /sys/module, rmmod, insmod.
+//! - [`nl`], [`link`], [`addr`], [`vrrp`]: re-exported from the shared
+//!   `mvv-netlink` crate (rtnetlink requests with errno + extended-ack
+//!   decoding; veth/bridge/macvlan links with raw IFLA_MACVLAN_* attrs;
+//!   addresses, routes and neighbours; VRRP virtual MACs).
+//! - [`ethtool`]: driver name and `ethtool -S` statistics inside a netns.
+//! - [`kmod`]: /sys/module, rmmod, insmod, modprobe.
+//! - [`frames`]: hand-built VRRPv3 adverts, gratuitous ARP, UDP frames.
+//! - [`capture`]: packet and raw IP sockets that count where frames land.
+//! - [`nft`]: nftables rulesets and counters through the `nft` binary.
 //! - [`ping`]: iputils ping inside a namespace.
 //! - [`suites`]: one module per suite (subcommand).
 
-pub mod addr;
+pub use mvv_netlink::{addr, link, nl, vrrp};
+
+pub mod capture;
 pub mod ethtool;
+pub mod frames;
 pub mod kmod;
-pub mod link;
 pub mod netns;
-pub mod nl;
+pub mod nft;
 pub mod ping;
 pub mod suites;
 pub mod tap;

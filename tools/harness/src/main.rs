@@ -29,6 +29,14 @@ enum Cmd {
         #[arg(long, value_name = "PATH")]
         module: PathBuf,
     },
+    /// VRRP suite: the VyOS scenario (gw, switch, two routers, lan) in
+    /// namespaces; where VRRP adverts land in VRRP, private and bridge mode,
+    /// with our driver and the C one; ARP, NAT, failover
+    Vrrp {
+        /// Path to macvlan_vrrp.ko (re-inserted after the C driver checks)
+        #[arg(long, value_name = "PATH")]
+        module: PathBuf,
+    },
     /// Print one failing TAP test and exit 1 (checks failure propagation)
     SelftestFail,
 }
@@ -46,6 +54,13 @@ fn main() -> ExitCode {
             let mut tap = Tap::new(out.lock(), Some(suites::foundation::TESTS.len()));
             run_async(&mut tap, |tap| {
                 Box::pin(async move { suites::foundation::run(tap, &module).await })
+            });
+            tap.finish()
+        }
+        Cmd::Vrrp { module } => {
+            let mut tap = Tap::new(out.lock(), Some(suites::vrrp::TESTS.len()));
+            run_async(&mut tap, |tap| {
+                Box::pin(async move { suites::vrrp::run(tap, &module).await })
             });
             tap.finish()
         }

@@ -106,6 +106,26 @@ impl Netns {
         cmd
     }
 
+    /// `sysctl -w <key>=<value>` inside this namespace: writes
+    /// /proc/sys/<key with dots as slashes> from a thread in the namespace
+    /// (the net.* sysctls are per namespace). Interface names in `key` must
+    /// not contain dots.
+    pub fn sysctl(&self, key: &str, value: &str) -> Result<()> {
+        let path = Path::new("/proc/sys").join(key.replace('.', "/"));
+        self.enter(|| fs::write(&path, value))?
+            .with_context(|| format!("sysctl {key}={value} in netns {}", self.name))
+    }
+
+    /// Reads a sysctl inside this namespace.
+    pub fn sysctl_get(&self, key: &str) -> Result<String> {
+        let path = Path::new("/proc/sys").join(key.replace('.', "/"));
+        Ok(self
+            .enter(|| fs::read_to_string(&path))?
+            .with_context(|| format!("reading sysctl {key} in netns {}", self.name))?
+            .trim()
+            .to_string())
+    }
+
     /// Delete the namespace's name. The namespace itself goes away once the
     /// fd and every socket or process in it are gone.
     pub fn delete(mut self) -> Result<()> {

@@ -3,3 +3,4 @@
 
 pub mod foundation;
 pub mod selftest;
+pub mod vrrp;

@@ -7,7 +7,8 @@ use std::os::fd::{AsRawFd, BorrowedFd};
 
 use rtnetlink::packet_core::{DefaultNla, Nla, NLM_F_CREATE, NLM_F_EXCL};
 use rtnetlink::packet_route::link::{
-    InfoData, InfoKind, InfoMacVlan, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
+    InfoBridge, InfoData, InfoKind, InfoMacVlan, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
+    Stats64,
 };
 use rtnetlink::packet_route::RouteNetlinkMessage;
 
@@ -34,6 +35,32 @@ pub mod macvlan_mode {
     pub const PASSTHRU: u32 = 8;
     pub const SOURCE: u32 = 16;
     pub const VRRP: u32 = 32;
+
+    /// Every mode with its name as `ip -d link show` prints it, plus
+    /// "vrrp", which `ip` does not know.
+    pub const NAMES: &[(u32, &str)] = &[
+        (PRIVATE, "private"),
+        (VEPA, "vepa"),
+        (BRIDGE, "bridge"),
+        (PASSTHRU, "passthru"),
+        (SOURCE, "source"),
+        (VRRP, "vrrp"),
+    ];
+
+    /// The name of a mode value, if it is one.
+    pub fn name(mode: u32) -> Option<&'static str> {
+        NAMES.iter().find(|(m, _)| *m == mode).map(|(_, n)| *n)
+    }
+
+    /// The mode value of a name (lower case, as `ip` spells them).
+    pub fn from_name(name: &str) -> Option<u32> {
+        NAMES.iter().find(|(_, n)| *n == name).map(|(m, _)| *m)
+    }
+
+    /// "vrrp (32)", or "unknown (3)".
+    pub fn describe(mode: u32) -> String {
+        format!("{} ({mode})", name(mode).unwrap_or("unknown"))
+    }
 }
 
 /// One raw netlink attribute (type and payload, host byte order).
@@ -97,6 +124,12 @@ pub fn macvlan_msg(name: &str, lower: u32, attrs: &[RawNla]) -> LinkMessage {
     m
 }
 
+/// Adds IFLA_ADDRESS (the link-layer address) to a link message.
+pub fn with_address(mut m: LinkMessage, mac: &[u8]) -> LinkMessage {
+    m.attributes.push(LinkAttribute::Address(mac.to_vec()));
+    m
+}
+
 /// RTM_NEWLINK body (without NLM_F_CREATE) for `ip link set <index> type
 /// macvlan ...`, i.e. changelink.
 pub fn macvlan_change_msg(index: u32, attrs: &[RawNla]) -> LinkMessage {
@@ -111,8 +144,18 @@ pub fn veth_msg(name: &str, peer: &str) -> LinkMessage {
     rtnetlink::LinkVeth::new(name, peer).build()
 }
 
+/// `ip link add <name> type bridge` (created up).
 pub fn bridge_msg(name: &str) -> LinkMessage {
     rtnetlink::LinkBridge::new(name).build()
+}
+
+/// A bridge (created up) with multicast snooping off, so that it floods
+/// every multicast frame like a dumb switch, whether or not a querier or
+/// MLD/IGMP reports were seen.
+pub fn bridge_nosnoop_msg(name: &str) -> LinkMessage {
+    rtnetlink::LinkBridge::new(name)
+        .append_info_data(InfoBridge::MulticastSnooping(false))
+        .build()
 }
 
 fn index_msg(index: u32) -> LinkMessage {
@@ -142,6 +185,15 @@ pub fn master_msg(index: u32, master: u32) -> LinkMessage {
 pub fn netns_msg(index: u32, fd: BorrowedFd<'_>) -> LinkMessage {
     let mut m = index_msg(index);
     m.attributes.push(LinkAttribute::NetNsFd(fd.as_raw_fd()));
+    m
+}
+
+/// IFLA_NET_NS_FD plus IFLA_IFNAME: move the link into the namespace behind
+/// `fd` and give it `new_name` there (`ip link set X netns N name Y`).
+pub fn netns_rename_msg(index: u32, fd: BorrowedFd<'_>, new_name: &str) -> LinkMessage {
+    let mut m = netns_msg(index, fd);
+    m.attributes
+        .push(LinkAttribute::IfName(new_name.to_string()));
     m
 }
 
@@ -213,6 +265,23 @@ impl Link {
 
     pub fn is_up(&self) -> bool {
         self.flags.contains(LinkFlags::Up)
+    }
+
+    /// IFLA_LINK_NETNSID: set when the lower device lives in another
+    /// namespace, where IFLA_LINK is an index.
+    pub fn link_netnsid(&self) -> Option<i32> {
+        self.raw.attributes.iter().find_map(|a| match a {
+            LinkAttribute::LinkNetNsId(id) => Some(*id),
+            _ => None,
+        })
+    }
+
+    /// IFLA_STATS64 (the counters `ip -s link` prints).
+    pub fn stats64(&self) -> Option<Stats64> {
+        self.raw.attributes.iter().find_map(|a| match a {
+            LinkAttribute::Stats64(s) => Some(*s),
+            _ => None,
+        })
     }
 }
 
@@ -296,6 +365,10 @@ impl Nl {
         self.link_set(updown_msg(index, true)).await
     }
 
+    pub async fn link_down(&self, index: u32) -> Result<(), NlError> {
+        self.link_set(updown_msg(index, false)).await
+    }
+
     pub async fn set_master(&self, index: u32, master: u32) -> Result<(), NlError> {
         self.link_set(master_msg(index, master)).await
     }
@@ -306,6 +379,7 @@ mod tests {
     use super::*;
     use rtnetlink::packet_core::Emitable;
     use rtnetlink::packet_core::Parseable;
+    use std::os::fd::AsFd;
 
     fn emit(m: &LinkMessage) -> Vec<u8> {
         let mut buf = vec![0u8; m.buffer_len()];
@@ -407,6 +481,49 @@ mod tests {
         let b = emit(&updown_msg(4, false));
         assert_eq!(u32::from_ne_bytes(b[8..12].try_into().unwrap()), 0);
         assert_eq!(u32::from_ne_bytes(b[12..16].try_into().unwrap()), 1);
+    }
+
+    #[test]
+    fn mode_names_round_trip() {
+        for (m, n) in macvlan_mode::NAMES {
+            assert_eq!(macvlan_mode::name(*m), Some(*n));
+            assert_eq!(macvlan_mode::from_name(n), Some(*m));
+        }
+        assert_eq!(macvlan_mode::from_name("vrrp"), Some(32));
+        assert_eq!(macvlan_mode::from_name("private"), Some(1));
+        assert_eq!(macvlan_mode::from_name("bridge"), Some(4));
+        assert_eq!(macvlan_mode::from_name("vepa"), Some(2));
+        assert_eq!(macvlan_mode::name(32), Some("vrrp"));
+        assert_eq!(macvlan_mode::name(3), None);
+        assert_eq!(macvlan_mode::name(0), None);
+        assert_eq!(macvlan_mode::from_name("VRRP"), None);
+        assert_eq!(macvlan_mode::from_name(""), None);
+        assert_eq!(macvlan_mode::describe(32), "vrrp (32)");
+        assert_eq!(macvlan_mode::describe(3), "unknown (3)");
+    }
+
+    #[test]
+    fn address_and_rename_attrs() {
+        let m = with_address(macvlan_msg("v", 2, &[]), &[0, 0, 0x5e, 0, 1, 10]);
+        let b = emit(&m);
+        assert_eq!(
+            find(&b[IFINFOMSG_LEN..], 1).unwrap(),
+            vec![0, 0, 0x5e, 0, 1, 10]
+        );
+        let f = std::fs::File::open("/dev/null").unwrap();
+        let b = emit(&netns_rename_msg(5, f.as_fd(), "eth0"));
+        assert_eq!(find(&b[IFINFOMSG_LEN..], IFLA_IFNAME).unwrap(), b"eth0\0");
+        assert_eq!(u32::from_ne_bytes(b[4..8].try_into().unwrap()), 5);
+    }
+
+    #[test]
+    fn bridge_without_snooping() {
+        const IFLA_BR_MCAST_SNOOPING: u16 = 23;
+        let b = emit(&bridge_nosnoop_msg("br0"));
+        let linkinfo = find(&b[IFINFOMSG_LEN..], IFLA_LINKINFO).unwrap();
+        assert_eq!(find(&linkinfo, IFLA_INFO_KIND).unwrap(), b"bridge\0");
+        let data = find(&linkinfo, IFLA_INFO_DATA).unwrap();
+        assert_eq!(find(&data, IFLA_BR_MCAST_SNOOPING).unwrap(), vec![0]);
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! IPv4 addresses and the neighbour table over rtnetlink.
+//! IPv4 addresses, the default route and the neighbour table over
+//! rtnetlink.
 
 use std::net::{IpAddr, Ipv4Addr};
 
@@ -7,6 +8,7 @@ use rtnetlink::packet_route::address::{AddressAttribute, AddressMessage};
 use rtnetlink::packet_route::neighbour::{
     NeighbourAddress, NeighbourAttribute, NeighbourMessage, NeighbourState,
 };
+use rtnetlink::packet_route::route::RouteMessage;
 use rtnetlink::packet_route::{AddressFamily, RouteNetlinkMessage};
 
 use crate::nl::{Nl, NlError};
@@ -56,12 +58,7 @@ pub fn state_name(s: &NeighbourState) -> String {
     }
 }
 
-pub fn fmt_mac(b: &[u8]) -> String {
-    b.iter()
-        .map(|x| format!("{x:02x}"))
-        .collect::<Vec<_>>()
-        .join(":")
-}
+pub use crate::vrrp::fmt_mac;
 
 /// RTM_NEWADDR body for `ip addr add <ip>/<prefix> dev <index>`.
 pub fn addr4_msg(index: u32, ip: Ipv4Addr, prefix_len: u8) -> AddressMessage {
@@ -74,7 +71,53 @@ pub fn addr4_msg(index: u32, ip: Ipv4Addr, prefix_len: u8) -> AddressMessage {
     m
 }
 
+/// RTM_DELNEIGH body for `ip neigh del <ip> dev <index>`.
+pub fn neigh4_msg(index: u32, ip: Ipv4Addr) -> NeighbourMessage {
+    let mut m = NeighbourMessage::default();
+    m.header.family = AddressFamily::Inet;
+    m.header.ifindex = index;
+    m.attributes
+        .push(NeighbourAttribute::Destination(NeighbourAddress::Inet(ip)));
+    m
+}
+
+/// RTM_NEWROUTE body for `ip route add default via <gw>` (main table).
+pub fn route4_default_msg(gw: Ipv4Addr) -> RouteMessage {
+    rtnetlink::RouteMessageBuilder::<Ipv4Addr>::new()
+        .gateway(gw)
+        .build()
+}
+
 impl Nl {
+    /// `ip route add default via <gw>`.
+    pub async fn route4_add_default(&self, gw: Ipv4Addr) -> Result<(), NlError> {
+        self.ack(
+            RouteNetlinkMessage::NewRoute(route4_default_msg(gw)),
+            NLM_F_CREATE | NLM_F_EXCL,
+        )
+        .await
+    }
+
+    /// `ip neigh del <ip> dev <index>`; a missing entry is not an error.
+    pub async fn neigh4_del(&self, index: u32, ip: Ipv4Addr) -> Result<(), NlError> {
+        match self
+            .ack(RouteNetlinkMessage::DelNeighbour(neigh4_msg(index, ip)), 0)
+            .await
+        {
+            Err(e) if e.errno() == Some(libc::ENOENT) => Ok(()),
+            r => r,
+        }
+    }
+
+    /// `ip addr del <ip>/<prefix> dev <index>`.
+    pub async fn addr4_del(&self, index: u32, ip: Ipv4Addr, prefix_len: u8) -> Result<(), NlError> {
+        self.ack(
+            RouteNetlinkMessage::DelAddress(addr4_msg(index, ip, prefix_len)),
+            0,
+        )
+        .await
+    }
+
     pub async fn addr4_add(&self, index: u32, ip: Ipv4Addr, prefix_len: u8) -> Result<(), NlError> {
         self.ack(
             RouteNetlinkMessage::NewAddress(addr4_msg(index, ip, prefix_len)),
@@ -178,6 +221,40 @@ mod tests {
         assert_eq!(b[12..16], [10, 11, 0, 2]);
         assert_eq!(b[16..20], nla_hdr(1)[..]);
         assert_eq!(b[20..24], [10, 11, 0, 2]);
+    }
+
+    #[test]
+    fn default_route_encoding() {
+        let m = route4_default_msg(Ipv4Addr::new(10, 0, 0, 1));
+        let mut b = vec![0u8; m.buffer_len()];
+        m.emit(&mut b);
+        // struct rtmsg: family, dst_len, src_len, tos, table, protocol,
+        // scope, type, flags
+        assert_eq!(b[0], libc::AF_INET as u8);
+        assert_eq!(b[1], 0, "default route: dst_len 0");
+        assert_eq!(b[4], 254, "main table");
+        assert_eq!(b[7], 1, "RTN_UNICAST");
+        // RTA_GATEWAY (5) somewhere in the attributes.
+        let gw = [8u16.to_ne_bytes(), 5u16.to_ne_bytes()].concat();
+        let at = b
+            .windows(4)
+            .position(|w| w == &gw[..])
+            .expect("RTA_GATEWAY");
+        assert_eq!(b[at + 4..at + 8], [10, 0, 0, 1]);
+    }
+
+    #[test]
+    fn neigh_del_encoding() {
+        let m = neigh4_msg(7, Ipv4Addr::new(192, 168, 1, 254));
+        let mut b = vec![0u8; m.buffer_len()];
+        m.emit(&mut b);
+        // struct ndmsg: family, pad, pad, ifindex, state, flags, type
+        assert_eq!(b[0], libc::AF_INET as u8);
+        assert_eq!(u32::from_ne_bytes(b[4..8].try_into().unwrap()), 7);
+        // NDA_DST (1)
+        let nla = [8u16.to_ne_bytes(), 1u16.to_ne_bytes()].concat();
+        assert_eq!(b[12..16], nla[..]);
+        assert_eq!(b[16..20], [192, 168, 1, 254]);
     }
 
     #[test]

@@ -183,7 +183,7 @@ impl Drop for NlTask {
 impl Nl {
     /// Open a NETLINK_ROUTE socket in the calling thread's current netns and
     /// spawn its connection task on the current tokio runtime.
-    pub fn open_here(netns: &str) -> anyhow::Result<(Nl, NlTask)> {
+    pub fn open_here(netns: &str) -> std::io::Result<(Nl, NlTask)> {
         let (mut conn, handle, _messages) = rtnetlink::new_connection()?;
         let sock = conn.socket_mut().socket_mut();
         sock.set_ext_ack(true)?;
