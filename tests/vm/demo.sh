@@ -68,9 +68,42 @@ in_ns gw ip neigh show
 echo "  -> The gateway maps the VIP 10.0.0.2 to the virtual MAC $VMAC."
 say "r2 (backup) neighbour tables:"
 in_ns r2 ip neigh show
-echo "  -> r2's eth0v10 is down; r2 listens for r1's advertisements on eth0."
-say "r1 eth0v10 VRRP counters (ethtool -S):"
-in_ns r1 ethtool -S eth0v10 || true
+echo "  -> r2 has not talked to the gateway: its eth0v10 carries no address."
+
+say "r1 sends 5 VRRPv2 advertisements for group 10 from $VMAC."
+echo "  r2's eth0v10 is up with the same MAC, quiet (no address, no IPv6), as a backup's is."
+in_ns r2 sysctl -qw net.ipv6.conf.eth0v10.disable_ipv6=1 2>/dev/null || true
+ip -n r2 link set eth0v10 up
+in_ns r2 tcpdump -l -n -i eth0 -c 5 'ip proto 112' > /tmp/demo-r2-eth0.txt 2>/dev/null &
+dump=$!
+sleep 1
+in_ns r1 python3 - "$VMAC" <<'PY'
+import socket, struct, sys
+def csum(b):
+    if len(b) % 2: b += b"\0"
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b)); s = (s >> 16) + (s & 0xffff); s += s >> 16
+    return ~s & 0xffff
+vrrp = bytearray(struct.pack("!BBBBBBH4s", 0x21, 10, 200, 1, 0, 1, 0, socket.inet_aton("10.0.0.2")))
+vrrp[6:8] = struct.pack("!H", csum(bytes(vrrp)))
+ip = bytearray(struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(vrrp), 0, 0, 255, 112, 0,
+                           socket.inet_aton("192.168.0.253"), socket.inet_aton("224.0.0.18")))
+ip[10:12] = struct.pack("!H", csum(bytes(ip)))
+mac = bytes(int(x, 16) for x in sys.argv[1].split(":"))
+frame = bytes.fromhex("01005e000012") + mac + b"\x08\x00" + bytes(ip) + bytes(vrrp)
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind(("eth0v10", 0))
+for _ in range(5):
+    s.send(frame)
+PY
+sleep 2
+kill "$dump" 2>/dev/null || true
+wait "$dump" 2>/dev/null || true
+say "r2: advertisements captured on eth0 (tcpdump taps before the rx handler; the counter below says where they went):"
+cat /tmp/demo-r2-eth0.txt
+say "r2: vrrpctl show eth0v10"
+in_ns r2 "$CLI" show eth0v10 || in_ns r2 ethtool -S eth0v10
+echo "  -> vrrp_adverts_to_lower counts the advertisements left on eth0 for the"
+echo "     VRRP daemon. In private mode r2's eth0v10 would have swallowed them."
 
 for ns in gw sw r1 r2; do ip netns del "$ns"; done
 rmmod macvlan_vrrp
