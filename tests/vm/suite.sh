@@ -55,7 +55,7 @@ run_suite() {
 
 if [ -d /sys/module/macvlan_vrrp ]; then
 	# Suites in order; MVV_SUITES narrows the list while developing.
-	for suite in ${MVV_SUITES:-foundation vrrp}; do
+	for suite in ${MVV_SUITES:-foundation vrrp parity}; do
 		if "$MVV_HARNESS" "$suite" --help >/dev/null 2>&1; then
 			run_suite "$suite" "$suite" --module "$MVV_KO"
 		else

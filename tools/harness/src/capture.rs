@@ -348,6 +348,69 @@ impl PacketSender {
     }
 }
 
+/// Every frame of one ethertype received in a namespace, with the
+/// receiving device (`sll_ifindex`): an unbound AF_PACKET socket, like
+/// [`PacketCounter`], that keeps the frames instead of counting them, so
+/// that one batch of differently tagged frames can be sorted afterwards.
+pub struct PacketLog {
+    fd: OwnedFd,
+    /// (receiving ifindex, frame) in arrival order; outgoing copies are
+    /// left out.
+    pub frames: Vec<(i32, Vec<u8>)>,
+}
+
+impl PacketLog {
+    pub fn open(ns: &Netns, ethertype: u16) -> Result<Self> {
+        let fd = ns
+            .enter(|| {
+                socket(
+                    libc::AF_PACKET,
+                    libc::SOCK_RAW,
+                    i32::from(ethertype.to_be()),
+                    "AF_PACKET, SOCK_RAW",
+                )
+            })?
+            .with_context(|| format!("packet socket in {}", ns.name()))?;
+        Ok(PacketLog {
+            fd,
+            frames: Vec::new(),
+        })
+    }
+
+    pub fn fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+
+    /// Reads every queued frame.
+    pub fn pump(&mut self) {
+        let mut buf = [0u8; 2048];
+        loop {
+            // SAFETY: all-zero is a valid sockaddr_ll.
+            let mut sll: libc::sockaddr_ll = unsafe { mem::zeroed() };
+            let mut len = mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t;
+            // SAFETY: buf and sll are live and sized as passed.
+            let n = unsafe {
+                libc::recvfrom(
+                    self.fd.as_raw_fd(),
+                    buf.as_mut_ptr() as *mut libc::c_void,
+                    buf.len(),
+                    libc::MSG_DONTWAIT,
+                    &mut sll as *mut libc::sockaddr_ll as *mut libc::sockaddr,
+                    &mut len,
+                )
+            };
+            if n <= 0 {
+                return;
+            }
+            if sll.sll_pkttype == libc::PACKET_OUTGOING {
+                continue;
+            }
+            self.frames
+                .push((sll.sll_ifindex, buf[..n as usize].to_vec()));
+        }
+    }
+}
+
 /// Pump (`step`) until it reports done and then `settle` more, or until
 /// `deadline` from now. Returns whether `step` was done at the end.
 pub fn wait_until(

@@ -37,6 +37,14 @@ enum Cmd {
         #[arg(long, value_name = "PATH")]
         module: PathBuf,
     },
+    /// Parity suite: the same scenarios against the C macvlan.ko and ours in
+    /// one boot (delivery matrix per mode, netlink attributes and errnos,
+    /// faults, lifecycle), compared cell by cell
+    Parity {
+        /// Path to macvlan_vrrp.ko (inserted after the C driver's run)
+        #[arg(long, value_name = "PATH")]
+        module: PathBuf,
+    },
     /// Print one failing TAP test and exit 1 (checks failure propagation)
     SelftestFail,
 }
@@ -61,6 +69,15 @@ fn main() -> ExitCode {
             let mut tap = Tap::new(out.lock(), Some(suites::vrrp::TESTS.len()));
             run_async(&mut tap, |tap| {
                 Box::pin(async move { suites::vrrp::run(tap, &module).await })
+            });
+            tap.finish()
+        }
+        Cmd::Parity { module } => {
+            // The number of checks depends on the differences found: the
+            // plan is printed at the end.
+            let mut tap = Tap::new(out.lock(), None);
+            run_async(&mut tap, |tap| {
+                Box::pin(async move { suites::parity::run(tap, &module).await })
             });
             tap.finish()
         }

@@ -152,6 +152,7 @@ pub fn errno_name(errno: i32) -> String {
         libc::ERANGE => "ERANGE",
         libc::EOPNOTSUPP => "EOPNOTSUPP",
         libc::EADDRINUSE => "EADDRINUSE",
+        libc::EADDRNOTAVAIL => "EADDRNOTAVAIL",
         libc::ENETDOWN => "ENETDOWN",
         libc::ELOOP => "ELOOP",
         libc::ETIMEDOUT => "ETIMEDOUT",

@@ -2,5 +2,6 @@
 //! the plan can be printed up front) and an async `run`.
 
 pub mod foundation;
+pub mod parity;
 pub mod selftest;
 pub mod vrrp;
