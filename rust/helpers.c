@@ -31,24 +31,9 @@ struct net *mvv_dev_net(const struct net_device *dev)
 	return dev_net(dev);
 }
 
-bool mvv_netif_running(const struct net_device *dev)
-{
-	return netif_running(dev);
-}
-
-bool mvv_netif_carrier_ok(const struct net_device *dev)
-{
-	return netif_carrier_ok(dev);
-}
-
 void *mvv_rx_handler_data_rtnl(const struct net_device *dev)
 {
 	return rtnl_dereference(dev->rx_handler_data);
-}
-
-void *mvv_rx_handler_data_rcu(const struct net_device *dev)
-{
-	return rcu_dereference(dev->rx_handler_data);
 }
 
 rx_handler_func_t *mvv_rx_handler_rtnl(const struct net_device *dev)
@@ -56,25 +41,9 @@ rx_handler_func_t *mvv_rx_handler_rtnl(const struct net_device *dev)
 	return rtnl_dereference(dev->rx_handler);
 }
 
-void mvv_dev_sw_netstats_rx_add(struct net_device *dev, unsigned int len)
-{
-	dev_sw_netstats_rx_add(dev, len);
-}
-
-void mvv_dev_sw_netstats_tx_add(struct net_device *dev, unsigned int packets,
-				unsigned int len)
-{
-	dev_sw_netstats_tx_add(dev, packets, len);
-}
-
 void mvv_dev_core_stats_rx_dropped_inc(struct net_device *dev)
 {
 	dev_core_stats_rx_dropped_inc(dev);
-}
-
-void mvv_dev_core_stats_tx_dropped_inc(struct net_device *dev)
-{
-	dev_core_stats_tx_dropped_inc(dev);
 }
 
 int mvv_dev_hard_header(struct sk_buff *skb, struct net_device *dev,
@@ -92,11 +61,6 @@ int mvv_dev_queue_xmit(struct sk_buff *skb)
 void mvv_dev_addr_set(struct net_device *dev, const u8 *addr)
 {
 	dev_addr_set(dev, addr);
-}
-
-unsigned int mvv_netdev_flags(const struct net_device *dev)
-{
-	return READ_ONCE(dev->flags);
 }
 
 bool mvv_netdev_dismantle(const struct net_device *dev)
@@ -181,49 +145,9 @@ const void *mvv_skb_header_pointer(const struct sk_buff *skb, int offset,
 	return skb_header_pointer(skb, offset, len, buffer);
 }
 
-const u8 *mvv_skb_mac_header(const struct sk_buff *skb)
-{
-	return skb_mac_header(skb);
-}
-
-bool mvv_skb_mac_header_was_set(const struct sk_buff *skb)
-{
-	return skb_mac_header_was_set(skb);
-}
-
 void mvv_skb_reset_mac_header(struct sk_buff *skb)
 {
 	skb_reset_mac_header(skb);
-}
-
-unsigned int mvv_skb_len(const struct sk_buff *skb)
-{
-	return skb->len;
-}
-
-void mvv_skb_set_dev(struct sk_buff *skb, struct net_device *dev)
-{
-	skb->dev = dev;
-}
-
-struct net_device *mvv_skb_dev(const struct sk_buff *skb)
-{
-	return skb->dev;
-}
-
-u8 mvv_skb_pkt_type(const struct sk_buff *skb)
-{
-	return skb->pkt_type;
-}
-
-void mvv_skb_set_pkt_type(struct sk_buff *skb, u8 pkt_type)
-{
-	skb->pkt_type = pkt_type;
-}
-
-__be16 mvv_skb_protocol(const struct sk_buff *skb)
-{
-	return skb->protocol;
 }
 
 void **mvv_skb_cb_ptr(struct sk_buff *skb)
@@ -405,11 +329,6 @@ void mvv_init_list_head(struct list_head *head)
 bool mvv_netdev_unregistering(const struct net_device *dev)
 {
 	return dev->reg_state == NETREG_UNREGISTERING;
-}
-
-const struct rtnl_link_ops *mvv_netdev_link_ops(const struct net_device *dev)
-{
-	return dev->rtnl_link_ops;
 }
 
 void mvv_cancel_work_sync(struct work_struct *work)

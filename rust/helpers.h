@@ -22,22 +22,14 @@ void *mvv_netdev_priv(const struct net_device *dev);
 void mvv_dev_hold(struct net_device *dev);
 void mvv_dev_put(struct net_device *dev);
 struct net *mvv_dev_net(const struct net_device *dev);
-bool mvv_netif_running(const struct net_device *dev);
-bool mvv_netif_carrier_ok(const struct net_device *dev);
 void *mvv_rx_handler_data_rtnl(const struct net_device *dev);
-void *mvv_rx_handler_data_rcu(const struct net_device *dev);
 rx_handler_func_t *mvv_rx_handler_rtnl(const struct net_device *dev);
-void mvv_dev_sw_netstats_rx_add(struct net_device *dev, unsigned int len);
-void mvv_dev_sw_netstats_tx_add(struct net_device *dev, unsigned int packets,
-				unsigned int len);
 void mvv_dev_core_stats_rx_dropped_inc(struct net_device *dev);
-void mvv_dev_core_stats_tx_dropped_inc(struct net_device *dev);
 int mvv_dev_hard_header(struct sk_buff *skb, struct net_device *dev,
 			unsigned short type, const void *daddr,
 			const void *saddr, unsigned int len);
 int mvv_dev_queue_xmit(struct sk_buff *skb);
 void mvv_dev_addr_set(struct net_device *dev, const u8 *addr);
-unsigned int mvv_netdev_flags(const struct net_device *dev);
 bool mvv_netdev_dismantle(const struct net_device *dev);
 
 /*
@@ -61,15 +53,7 @@ struct sk_buff *mvv_skb_share_check(struct sk_buff *skb);
 struct sk_buff *mvv_skb_clone_atomic(struct sk_buff *skb);
 const void *mvv_skb_header_pointer(const struct sk_buff *skb, int offset,
 				   int len, void *buffer);
-const u8 *mvv_skb_mac_header(const struct sk_buff *skb);
-bool mvv_skb_mac_header_was_set(const struct sk_buff *skb);
 void mvv_skb_reset_mac_header(struct sk_buff *skb);
-unsigned int mvv_skb_len(const struct sk_buff *skb);
-void mvv_skb_set_dev(struct sk_buff *skb, struct net_device *dev);
-struct net_device *mvv_skb_dev(const struct sk_buff *skb);
-u8 mvv_skb_pkt_type(const struct sk_buff *skb);
-void mvv_skb_set_pkt_type(struct sk_buff *skb, u8 pkt_type);
-__be16 mvv_skb_protocol(const struct sk_buff *skb);
 void **mvv_skb_cb_ptr(struct sk_buff *skb);
 
 /* The broadcast queue: an sk_buff_head and its work item. */
@@ -119,7 +103,6 @@ void mvv_inherit_tso_max_and_update(struct net_device *dev,
 void mvv_set_mtu(struct net_device *dev, unsigned int mtu);
 void mvv_init_list_head(struct list_head *head);
 bool mvv_netdev_unregistering(const struct net_device *dev);
-const struct rtnl_link_ops *mvv_netdev_link_ops(const struct net_device *dev);
 void mvv_cancel_work_sync(struct work_struct *work);
 void mvv_cond_resched(void);
 

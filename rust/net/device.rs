@@ -61,8 +61,9 @@ impl NetDevice {
 
     /// `dev->flags` (`IFF_*`).
     pub(crate) fn flags(&self) -> u32 {
+        // `READ_ONCE(dev->flags)`: read per packet, so not through a helper.
         // SAFETY: the device is valid.
-        unsafe { bindings::mvv_netdev_flags(self.as_ptr()) }
+        unsafe { core::ptr::read_volatile(&(*self.as_ptr()).flags) }
     }
 
     /// Whether the administrative state is up (`IFF_UP`).

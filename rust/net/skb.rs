@@ -40,7 +40,24 @@ pub(crate) struct Skb(NonNull<bindings::sk_buff>);
 // so all the time (queues, work items).
 unsafe impl Send for Skb {}
 
+/// The `headers` group of `struct sk_buff` (`pkt_type`, `protocol`,
+/// `mac_header`, ...). The rx path reads these per packet, so they are
+/// accessed in Rust, through `kernel::bindings`' layout of the struct, rather
+/// than through out-of-line C helpers.
+fn headers(skb: &bindings::sk_buff) -> &kernel::bindings::sk_buff__bindgen_ty_4__bindgen_ty_1 {
+    // SAFETY: `__bindgen_anon_1` and `headers` are the two views of the same
+    // `struct_group`; both are plain data valid for any bit pattern.
+    unsafe { skb.__bindgen_anon_4.__bindgen_anon_1.as_ref() }
+}
+
 impl Skb {
+    /// The `sk_buff`, borrowed for the life of `self`.
+    fn raw(&self) -> &bindings::sk_buff {
+        // SAFETY: by the type invariant the skb is valid, and we own a
+        // reference to it.
+        unsafe { self.0.as_ref() }
+    }
+
     /// Takes ownership of a raw `sk_buff`.
     ///
     /// # Safety
@@ -72,40 +89,42 @@ impl Skb {
 
     /// Data length, not counting the pulled Ethernet header.
     pub(crate) fn len(&self) -> u32 {
-        // SAFETY: by the type invariant the skb is valid.
-        unsafe { bindings::mvv_skb_len(self.as_ptr()) }
+        self.raw().len
     }
 
     /// The device the skb is on.
     pub(crate) fn dev(&self) -> Option<&NetDevice> {
-        // SAFETY: by the type invariant the skb is valid, and the device an
-        // skb points to is held by whoever handed us the skb for as long as
-        // we hold the skb.
-        unsafe { NetDevice::from_raw_opt(bindings::mvv_skb_dev(self.as_ptr())) }
+        // SAFETY: `dev` shares a union with `dev_scratch`, which only
+        // queueing code (not the rx and tx paths we run in) uses.
+        let dev = unsafe { self.raw().__bindgen_anon_1.__bindgen_anon_1.__bindgen_anon_1.dev };
+        // CAST: `kernel::bindings` keeps `net_device` opaque; ours is the
+        // same C type.
+        // SAFETY: the device an skb points to is held by whoever handed us
+        // the skb, for as long as we hold the skb.
+        unsafe { NetDevice::from_raw_opt(dev.cast()) }
     }
 
     /// Moves the skb to another device.
     pub(crate) fn set_dev(&mut self, dev: &NetDevice) {
-        // SAFETY: by the type invariant the skb is valid; `dev` is valid.
-        unsafe { bindings::mvv_skb_set_dev(self.as_ptr(), dev.as_ptr()) };
+        // CAST: see `dev()`.
+        // SAFETY: we own the skb; `dev` is valid.
+        unsafe { (*self.as_ptr()).__bindgen_anon_1.__bindgen_anon_1.__bindgen_anon_1.dev = dev.as_ptr().cast() };
     }
 
     /// `skb->pkt_type`.
     pub(crate) fn pkt_type(&self) -> u8 {
-        // SAFETY: by the type invariant the skb is valid.
-        unsafe { bindings::mvv_skb_pkt_type(self.as_ptr()) }
+        headers(self.raw()).pkt_type()
     }
 
-    /// Sets `skb->pkt_type`.
+    /// Sets `skb->pkt_type`. Callers own the skb unshared.
     pub(crate) fn set_pkt_type(&mut self, t: PacketType) {
-        // SAFETY: by the type invariant the skb is valid.
-        unsafe { bindings::mvv_skb_set_pkt_type(self.as_ptr(), t as u8) };
+        // SAFETY: we own the skb (type invariant); the field is plain data.
+        unsafe { (*self.as_ptr()).__bindgen_anon_4.__bindgen_anon_1.as_mut().set_pkt_type(t as u8) };
     }
 
     /// `skb->protocol`, in host order.
     pub(crate) fn protocol(&self) -> u16 {
-        // SAFETY: by the type invariant the skb is valid.
-        u16::from_be(unsafe { bindings::mvv_skb_protocol(self.as_ptr()) })
+        u16::from_be(headers(self.raw()).protocol)
     }
 
     /// A copy of the Ethernet header, if the MAC header is set.
@@ -113,16 +132,18 @@ impl Skb {
     /// On receive, `eth_type_trans` has pulled the header, which stays in
     /// the linear area.
     pub(crate) fn eth_header(&self) -> Option<[u8; ETH_HLEN]> {
-        // SAFETY: by the type invariant the skb is valid.
-        if !unsafe { bindings::mvv_skb_mac_header_was_set(self.as_ptr()) } {
+        let mac = headers(self.raw()).mac_header;
+        // `skb_mac_header_was_set()`: unset is `(u16)~0U`.
+        if mac == u16::MAX {
             return None;
         }
         let mut hdr = [0u8; ETH_HLEN];
-        // SAFETY: the MAC header is set, and an Ethernet device's MAC header
-        // is `ETH_HLEN` bytes of linear data.
+        // SAFETY: the MAC header is set, so `head + mac_header` is inside
+        // the linear data, and an Ethernet device's MAC header is `ETH_HLEN`
+        // bytes there.
         unsafe {
-            let mac = bindings::mvv_skb_mac_header(self.as_ptr());
-            core::ptr::copy_nonoverlapping(mac, hdr.as_mut_ptr(), ETH_HLEN);
+            let start = self.raw().head.add(usize::from(mac));
+            core::ptr::copy_nonoverlapping(start, hdr.as_mut_ptr(), ETH_HLEN);
         }
         Some(hdr)
     }
@@ -177,6 +198,12 @@ impl Skb {
     /// Makes sure we own the skb exclusively (`skb_share_check`), so that its
     /// fields may be changed. Drops it on allocation failure.
     pub(crate) fn unshare(self) -> Option<Skb> {
+        // `skb_shared()`: more than one user. Read like `refcount_read()`.
+        // SAFETY: the counter is an `atomic_t` of a valid skb.
+        let users = unsafe { core::ptr::read_volatile(&self.raw().users.refs.counter) };
+        if users == 1 {
+            return Some(self);
+        }
         // SAFETY: we give up our reference; `skb_share_check` returns an
         // owned, unshared skb or NULL after freeing the original.
         unsafe { Skb::from_raw(bindings::mvv_skb_share_check(self.into_raw())) }
