@@ -6,6 +6,7 @@
 #include <linux/ethtool.h>
 #include <linux/if_link.h>
 #include <linux/if_vlan.h>
+#include <linux/netpoll.h>
 #include <linux/rtnetlink.h>
 #include <net/netlink.h>
 
@@ -439,3 +440,35 @@ void mvv_nla_nest_cancel(struct sk_buff *skb, struct nlattr *start)
 {
 	nla_nest_cancel(skb, start);
 }
+
+#ifdef CONFIG_NET_POLL_CONTROLLER
+struct netpoll *mvv_netpoll_setup(struct net_device *lower)
+{
+	struct netpoll *np = kzalloc(sizeof(*np), GFP_KERNEL);
+	int err;
+
+	if (!np)
+		return ERR_PTR(-ENOMEM);
+	err = __netpoll_setup(np, lower);
+	if (err) {
+		kfree(np);
+		return ERR_PTR(err);
+	}
+	return np;
+}
+
+void mvv_netpoll_free(struct netpoll *np)
+{
+	__netpoll_free(np);
+}
+
+bool mvv_netpoll_tx_running(struct net_device *dev)
+{
+	return netpoll_tx_running(dev);
+}
+
+netdev_tx_t mvv_netpoll_send_skb(struct netpoll *np, struct sk_buff *skb)
+{
+	return netpoll_send_skb(np, skb);
+}
+#endif

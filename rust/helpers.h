@@ -121,4 +121,13 @@ void mvv_pcpu_stats_fold(struct vlan_pcpu_stats __percpu *stats,
 			 struct rtnl_link_stats64 *out);
 bool mvv_net_is_init_net(const struct net_device *dev);
 
+#ifdef CONFIG_NET_POLL_CONTROLLER
+/* netpoll (netconsole) through an upper device: the lower device does it. */
+struct netpoll;
+struct netpoll *mvv_netpoll_setup(struct net_device *lower);
+void mvv_netpoll_free(struct netpoll *np);
+bool mvv_netpoll_tx_running(struct net_device *dev);
+netdev_tx_t mvv_netpoll_send_skb(struct netpoll *np, struct sk_buff *skb);
+#endif
+
 #endif /* MACVLAN_VRRP_HELPERS_H */

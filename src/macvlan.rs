@@ -63,6 +63,9 @@ pub(crate) struct MacvlanDev {
     vrrp_steered: AtomicU64,
     /// rx/tx counters.
     pub(crate) stats: PcpuStats,
+    /// netconsole through this device.
+    #[cfg(CONFIG_NET_POLL_CONTROLLER)]
+    netpoll: crate::net::link::Netpoll,
 }
 
 // SAFETY: every field is an atomic integer or pointer, or a filter of
@@ -687,6 +690,11 @@ impl Link for Macvlan {
             return Err(EINVAL);
         }
         up.dev().addr_del(rtnl, &addr)
+    }
+
+    #[cfg(CONFIG_NET_POLL_CONTROLLER)]
+    fn netpoll(up: &Upper<Self>) -> &crate::net::link::Netpoll {
+        &up.state().netpoll
     }
 
     fn stats(up: &Upper<Self>, out: &mut [u64]) {

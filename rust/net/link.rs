@@ -191,6 +191,77 @@ pub(crate) trait Link: Sized + 'static {
     fn fdb_add(rtnl: Rtnl<'_>, dev: &Upper<Self>, addr: MacAddr, flags: u16) -> Result;
     /// `ndo_fdb_del` for `addr`.
     fn fdb_del(rtnl: Rtnl<'_>, dev: &Upper<Self>, addr: MacAddr) -> Result;
+    /// The netpoll state of `dev` (`ndo_netpoll_setup` stores it there).
+    #[cfg(CONFIG_NET_POLL_CONTROLLER)]
+    fn netpoll(dev: &Upper<Self>) -> &Netpoll;
+}
+
+/// A netpoll instance (netconsole) on an upper device, set up on its lower
+/// device.
+///
+/// # Invariants
+///
+/// `np` is NULL or a `struct netpoll` set up by `mvv_netpoll_setup` and
+/// owned by this value.
+#[cfg(CONFIG_NET_POLL_CONTROLLER)]
+#[derive(Default)]
+pub(crate) struct Netpoll {
+    np: core::sync::atomic::AtomicPtr<bindings::netpoll>,
+}
+
+// SAFETY: all-zero is NULL: no netpoll.
+#[cfg(CONFIG_NET_POLL_CONTROLLER)]
+unsafe impl Zeroable for Netpoll {}
+
+#[cfg(CONFIG_NET_POLL_CONTROLLER)]
+impl Netpoll {
+    fn load(&self) -> *mut bindings::netpoll {
+        self.np.load(core::sync::atomic::Ordering::Acquire)
+    }
+}
+
+/// # Safety
+///
+/// Only for the C side, under RTNL, on one of our devices.
+#[cfg(CONFIG_NET_POLL_CONTROLLER)]
+unsafe extern "C" fn netpoll_setup_tramp<T: Link>(
+    dev: *mut bindings::net_device,
+    _info: *mut bindings::netpoll_info,
+) -> i32 {
+    // SAFETY: our device; the lower device is valid and RTNL is held.
+    unsafe {
+        let up = Upper::<T>::from_raw(dev);
+        let np = bindings::mvv_netpoll_setup(T::lower(up).as_ptr());
+        if let Err(e) = kernel::error::from_err_ptr(np) {
+            return e.to_errno();
+        }
+        // INVARIANT: a fresh netpoll, owned from now on.
+        T::netpoll(up).np.store(np, core::sync::atomic::Ordering::Release);
+    }
+    0
+}
+
+/// # Safety
+///
+/// Only for the C side, under RTNL, on one of our devices.
+#[cfg(CONFIG_NET_POLL_CONTROLLER)]
+unsafe extern "C" fn netpoll_cleanup_tramp<T: Link>(dev: *mut bindings::net_device) {
+    // SAFETY: our device; the pointer is owned by the type invariant and
+    // `__netpoll_free` waits for users before freeing.
+    unsafe {
+        let np = T::netpoll(Upper::<T>::from_raw(dev)).np.swap(core::ptr::null_mut(), core::sync::atomic::Ordering::AcqRel);
+        if !np.is_null() {
+            bindings::mvv_netpoll_free(np);
+        }
+    }
+}
+
+/// # Safety
+///
+/// Only for the C side.
+#[cfg(CONFIG_NET_POLL_CONTROLLER)]
+unsafe extern "C" fn poll_controller_tramp(_dev: *mut bindings::net_device) {
+    // Nothing to poll: the lower device is polled through its own netpoll.
 }
 
 /// A read-only C table that holds raw pointers, shareable between CPUs.
@@ -251,6 +322,12 @@ impl LinkVTables {
                 ndo_fdb_dump: Some(bindings::ndo_dflt_fdb_dump),
                 ndo_hwtstamp_get: Some(hwtstamp_get_tramp::<T>),
                 ndo_hwtstamp_set: Some(hwtstamp_set_tramp::<T>),
+                #[cfg(CONFIG_NET_POLL_CONTROLLER)]
+                ndo_poll_controller: Some(poll_controller_tramp),
+                #[cfg(CONFIG_NET_POLL_CONTROLLER)]
+                ndo_netpoll_setup: Some(netpoll_setup_tramp::<T>),
+                #[cfg(CONFIG_NET_POLL_CONTROLLER)]
+                ndo_netpoll_cleanup: Some(netpoll_cleanup_tramp::<T>),
                 ndo_validate_addr: Some(bindings::eth_validate_addr),
                 ndo_get_iflink: Some(get_iflink_tramp::<T>),
                 ndo_features_check: Some(bindings::passthru_features_check),
@@ -504,6 +581,15 @@ unsafe extern "C" fn start_xmit_tramp<T: Link>(
     };
     // SAFETY: one of our devices, valid for the call.
     let up = unsafe { Upper::<T>::from_raw(dev) };
+    #[cfg(CONFIG_NET_POLL_CONTROLLER)]
+    // SAFETY: `dev` is valid; netpoll transmits with interrupts off.
+    if unsafe { bindings::mvv_netpoll_tx_running(dev) } {
+        let np = T::netpoll(up).load();
+        if !np.is_null() {
+            // SAFETY: a live netpoll (type invariant); it takes the skb.
+            return unsafe { bindings::mvv_netpoll_send_skb(np, skb.into_raw()) };
+        }
+    }
     let _ = T::start_xmit(up, skb, rcu);
     // The skb is always used up: `NETDEV_TX_OK`.
     bindings::netdev_tx_NETDEV_TX_OK
