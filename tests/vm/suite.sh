@@ -67,6 +67,12 @@ else
 fi
 
 if [ -d /sys/module/macvlan_vrrp ]; then
+	bash "$(dirname "$0")/netconsole.sh"
+	case $? in
+	0) ok netconsole_via_upper ;;
+	77) skipped netconsole_via_upper "kernel without netconsole (CONFIG_NETCONSOLE_DYNAMIC)" ;;
+	*) not_ok netconsole_via_upper "no netconsole output through the upper device" ;;
+	esac
 	if err=$(rmmod macvlan_vrrp 2>&1); then ok final_unload; else not_ok final_unload "rmmod: $err"; fi
 fi
 
