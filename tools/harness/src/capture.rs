@@ -52,6 +52,47 @@ fn setsockopt<T>(fd: &OwnedFd, level: i32, name: i32, val: &T, what: &str) -> Re
     Ok(())
 }
 
+/// An unbound AF_PACKET/SOCK_RAW socket for `ethertype`, in `ns`.
+fn packet_socket(ns: &Netns, ethertype: u16) -> Result<OwnedFd> {
+    ns.enter(|| {
+        socket(
+            libc::AF_PACKET,
+            libc::SOCK_RAW,
+            i32::from(ethertype.to_be()),
+            "AF_PACKET, SOCK_RAW",
+        )
+    })?
+    .with_context(|| format!("packet socket in {}", ns.name()))
+}
+
+/// The next queued frame of an AF_PACKET socket, without blocking, into
+/// `buf`: (receiving ifindex, length). Outgoing copies are skipped; None
+/// once nothing is queued.
+fn recv_incoming(fd: &OwnedFd, buf: &mut [u8]) -> Option<(i32, usize)> {
+    loop {
+        // SAFETY: all-zero is a valid sockaddr_ll.
+        let mut sll: libc::sockaddr_ll = unsafe { mem::zeroed() };
+        let mut len = mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t;
+        // SAFETY: buf and sll are live and sized as passed.
+        let n = unsafe {
+            libc::recvfrom(
+                fd.as_raw_fd(),
+                buf.as_mut_ptr() as *mut libc::c_void,
+                buf.len(),
+                libc::MSG_DONTWAIT,
+                &mut sll as *mut libc::sockaddr_ll as *mut libc::sockaddr,
+                &mut len,
+            )
+        };
+        if n <= 0 {
+            return None;
+        }
+        if sll.sll_pkttype != libc::PACKET_OUTGOING {
+            return Some((sll.sll_ifindex, n as usize));
+        }
+    }
+}
+
 /// if_nametoindex(3) in the calling thread's netns.
 pub fn ifindex_here(ifname: &str) -> Result<u32> {
     let c = CString::new(ifname).context("interface name with NUL")?;
@@ -77,16 +118,7 @@ pub struct PacketCounter<F: Fn(&[u8]) -> bool> {
 impl<F: Fn(&[u8]) -> bool> PacketCounter<F> {
     /// An AF_PACKET/SOCK_RAW socket for `ethertype`, unbound, in `ns`.
     pub fn open(ns: &Netns, ethertype: u16, matches: F) -> Result<Self> {
-        let fd = ns
-            .enter(|| {
-                socket(
-                    libc::AF_PACKET,
-                    libc::SOCK_RAW,
-                    i32::from(ethertype.to_be()),
-                    "AF_PACKET, SOCK_RAW",
-                )
-            })?
-            .with_context(|| format!("packet socket in {}", ns.name()))?;
+        let fd = packet_socket(ns, ethertype)?;
         Ok(PacketCounter {
             fd,
             matches,
@@ -144,29 +176,9 @@ impl<F: Fn(&[u8]) -> bool> PacketCounter<F> {
     /// Reads every queued frame.
     pub fn pump(&mut self) {
         let mut buf = [0u8; 2048];
-        loop {
-            // SAFETY: all-zero is a valid sockaddr_ll.
-            let mut sll: libc::sockaddr_ll = unsafe { mem::zeroed() };
-            let mut len = mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t;
-            // SAFETY: buf and sll are live and sized as passed.
-            let n = unsafe {
-                libc::recvfrom(
-                    self.fd.as_raw_fd(),
-                    buf.as_mut_ptr() as *mut libc::c_void,
-                    buf.len(),
-                    libc::MSG_DONTWAIT,
-                    &mut sll as *mut libc::sockaddr_ll as *mut libc::sockaddr,
-                    &mut len,
-                )
-            };
-            if n <= 0 {
-                return;
-            }
-            if sll.sll_pkttype == libc::PACKET_OUTGOING {
-                continue;
-            }
-            if (self.matches)(&buf[..n as usize]) {
-                *self.by_ifindex.entry(sll.sll_ifindex).or_default() += 1;
+        while let Some((ifindex, n)) = recv_incoming(&self.fd, &mut buf) {
+            if (self.matches)(&buf[..n]) {
+                *self.by_ifindex.entry(ifindex).or_default() += 1;
             } else {
                 self.other += 1;
             }
@@ -361,16 +373,7 @@ pub struct PacketLog {
 
 impl PacketLog {
     pub fn open(ns: &Netns, ethertype: u16) -> Result<Self> {
-        let fd = ns
-            .enter(|| {
-                socket(
-                    libc::AF_PACKET,
-                    libc::SOCK_RAW,
-                    i32::from(ethertype.to_be()),
-                    "AF_PACKET, SOCK_RAW",
-                )
-            })?
-            .with_context(|| format!("packet socket in {}", ns.name()))?;
+        let fd = packet_socket(ns, ethertype)?;
         Ok(PacketLog {
             fd,
             frames: Vec::new(),
@@ -384,29 +387,8 @@ impl PacketLog {
     /// Reads every queued frame.
     pub fn pump(&mut self) {
         let mut buf = [0u8; 2048];
-        loop {
-            // SAFETY: all-zero is a valid sockaddr_ll.
-            let mut sll: libc::sockaddr_ll = unsafe { mem::zeroed() };
-            let mut len = mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t;
-            // SAFETY: buf and sll are live and sized as passed.
-            let n = unsafe {
-                libc::recvfrom(
-                    self.fd.as_raw_fd(),
-                    buf.as_mut_ptr() as *mut libc::c_void,
-                    buf.len(),
-                    libc::MSG_DONTWAIT,
-                    &mut sll as *mut libc::sockaddr_ll as *mut libc::sockaddr,
-                    &mut len,
-                )
-            };
-            if n <= 0 {
-                return;
-            }
-            if sll.sll_pkttype == libc::PACKET_OUTGOING {
-                continue;
-            }
-            self.frames
-                .push((sll.sll_ifindex, buf[..n as usize].to_vec()));
+        while let Some((ifindex, n)) = recv_incoming(&self.fd, &mut buf) {
+            self.frames.push((ifindex, buf[..n].to_vec()));
         }
     }
 }

@@ -186,18 +186,13 @@ pub fn gratuitous_arp(mac: [u8; 6], ip: Ipv4Addr) -> Vec<u8> {
     f
 }
 
-/// An IPv4/UDP frame (UDP checksum 0, i.e. none), IP identification `tag`.
-#[allow(clippy::too_many_arguments)]
-pub fn udp_v4(
-    src_mac: [u8; 6],
-    dst_mac: [u8; 6],
-    src: Ipv4Addr,
-    dst: Ipv4Addr,
-    sport: u16,
-    dport: u16,
-    tag: u16,
-    payload: &[u8],
-) -> Vec<u8> {
+/// One end of an IPv4/UDP frame: (MAC, IP address, port).
+pub type UdpEnd = ([u8; 6], Ipv4Addr, u16);
+
+/// An IPv4/UDP frame from `src` to `dst` (UDP checksum 0, i.e. none), IP
+/// identification `tag`.
+pub fn udp_v4(src: UdpEnd, dst: UdpEnd, tag: u16, payload: &[u8]) -> Vec<u8> {
+    let ((src_mac, src, sport), (dst_mac, dst, dport)) = (src, dst);
     let mut udp = Vec::with_capacity(8 + payload.len());
     udp.extend_from_slice(&sport.to_be_bytes());
     udp.extend_from_slice(&dport.to_be_bytes());
@@ -299,6 +294,13 @@ mod tests {
 
     const VMAC4: [u8; 6] = [0, 0, 0x5e, 0, 1, 10];
     const VMAC6: [u8; 6] = [0, 0, 0x5e, 0, 2, 10];
+
+    #[test]
+    fn link_local_is_modified_eui64() {
+        let mac = [0x00, 0x00, 0x5e, 0x00, 0x02, 0x0a];
+        let want: Ipv6Addr = "fe80::200:5eff:fe00:20a".parse().unwrap();
+        assert_eq!(link_local(mac), want);
+    }
 
     #[test]
     fn checksum_of_known_ipv4_header() {
@@ -412,12 +414,8 @@ mod tests {
 
         let other = [0, 0, 0x5e, 0, 1, 11];
         let u = udp_v4(
-            other,
-            VMAC4,
-            Ipv4Addr::new(10, 0, 0, 3),
-            ip,
-            4000,
-            7000,
+            (other, Ipv4Addr::new(10, 0, 0, 3), 4000),
+            (VMAC4, ip, 7000),
             77,
             b"hi",
         );

@@ -93,6 +93,18 @@ impl RawNla {
     pub fn macvlan_mode(mode: u32) -> Self {
         Self::u32(ifla_macvlan::MODE, mode)
     }
+    /// The attribute as it goes on the wire: length, type, value, padding
+    /// to a multiple of 4 bytes.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut b = Vec::with_capacity(8 + self.value.len());
+        b.extend_from_slice(&((4 + self.value.len()) as u16).to_ne_bytes());
+        b.extend_from_slice(&self.kind.to_ne_bytes());
+        b.extend_from_slice(&self.value);
+        while b.len() % 4 != 0 {
+            b.push(0);
+        }
+        b
+    }
 }
 
 fn macvlan_info(attrs: &[RawNla]) -> LinkAttribute {
@@ -420,6 +432,15 @@ mod tests {
         let linkinfo = find(attrs, IFLA_LINKINFO).expect("IFLA_LINKINFO");
         assert_eq!(find(&linkinfo, IFLA_INFO_KIND).unwrap(), b"macvlan\0");
         find(&linkinfo, IFLA_INFO_DATA).expect("IFLA_INFO_DATA")
+    }
+
+    #[test]
+    fn raw_nla_encoding_is_padded() {
+        let b = RawNla::bytes(7, &[1, 2, 3, 4, 5]).encode();
+        let mut want = 9u16.to_ne_bytes().to_vec();
+        want.extend_from_slice(&7u16.to_ne_bytes());
+        want.extend_from_slice(&[1, 2, 3, 4, 5, 0, 0, 0]);
+        assert_eq!(b, want);
     }
 
     #[test]

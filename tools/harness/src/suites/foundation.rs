@@ -13,9 +13,10 @@ use crate::addr::{fmt_mac, state_name};
 use crate::ethtool;
 use crate::kmod::{self, C_DRIVER, OURS};
 use crate::link::{bridge_msg, macvlan_mode, macvlan_msg, netns_msg, veth_msg, RawNla};
-use crate::netns::{self, Netns};
+use crate::netns::Netns;
 use crate::nl::{errno_name, Nl, NlError, NlTask};
 use crate::ping;
+use crate::suites::common::{module_file_ok, names_gone};
 use crate::tap::{Outcome, Tap};
 
 pub const NS_A: &str = "mvv-a";
@@ -61,13 +62,7 @@ struct Env {
 }
 
 pub async fn run<W: Write>(tap: &mut Tap<W>, module: &Path) {
-    let module_ok = module.is_file();
-    if !module_ok {
-        tap.setup_error(&format!(
-            "--module {}: not a file (needed to re-insert the module)",
-            module.display()
-        ));
-    }
+    let module_ok = module_file_ok(tap, module);
 
     tap.report("module_loaded", &module_loaded());
 
@@ -113,7 +108,7 @@ pub async fn run<W: Write>(tap: &mut Tap<W>, module: &Path) {
                 tap.skip(name, "setup failed");
             }
             // The Netns guards inside setup() already ran; check their work.
-            tap.report("teardown", &names_gone());
+            tap.report("teardown", &names_gone(&[NS_A, NS_B]));
         }
     }
 }
@@ -131,15 +126,6 @@ fn module_loaded() -> Outcome {
         ));
     }
     Outcome::from_failures(&f)
-}
-
-fn names_gone() -> Outcome {
-    let left: Vec<String> = [NS_A, NS_B]
-        .iter()
-        .filter(|n| netns::name_exists(n))
-        .map(|n| format!("{}/{n} still exists", netns::NETNS_RUN_DIR))
-        .collect();
-    Outcome::from_failures(&left)
 }
 
 async fn setup(module: &Path, module_ok: bool) -> Result<Env> {
@@ -692,7 +678,7 @@ impl Env {
                 f.push(format!("deleting {name}: {e:#}"));
             }
         }
-        if let Outcome::Fail(m) = names_gone() {
+        if let Outcome::Fail(m) = names_gone(&[NS_A, NS_B]) {
             f.push(m);
         }
         Outcome::from_failures(&f)

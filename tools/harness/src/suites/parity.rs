@@ -30,7 +30,6 @@
 //! after its cell, so the number of checks depends on the results.
 
 use std::collections::BTreeMap;
-use std::fmt::Display;
 use std::io::Write;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
@@ -44,10 +43,13 @@ use crate::frames::{self, ETH_P_IP};
 use crate::kmod::{self, C_DRIVER, OURS};
 use crate::link::{
     bridge_msg, bridge_nosnoop_msg, ifla_macvlan as ml, macvlan_change_msg, macvlan_mode,
-    macvlan_msg, netns_msg, netns_rename_msg, veth_msg, with_address, Link, RawNla,
+    macvlan_msg, netns_msg, veth_msg, with_address, Link, RawNla,
 };
-use crate::netns::{self, Netns};
+use crate::netns::Netns;
 use crate::nl::{errno_name, Nl, NlError, NlTask};
+use crate::suites::common::{
+    add_switch_port, create_connected, err, expect_driver, index, link, names_gone,
+};
 use crate::tap::{Outcome, Tap};
 use crate::vrrp::fmt_mac;
 use mvv_netlink::rtnetlink;
@@ -330,86 +332,65 @@ fn print_matrix<W: Write>(tap: &mut Tap<W>, title: &str, m: &Matrix) {
 
 // ---- netlink cases ------------------------------------------------------
 
-fn nla(kind: u16, v: &[u8]) -> Vec<u8> {
-    let mut b = Vec::new();
-    b.extend_from_slice(&((4 + v.len()) as u16).to_ne_bytes());
-    b.extend_from_slice(&kind.to_ne_bytes());
-    b.extend_from_slice(v);
-    while b.len() % 4 != 0 {
-        b.push(0);
-    }
-    b
-}
-
 fn macaddr_data(macs: &[[u8; 6]]) -> RawNla {
     let mut v = Vec::new();
     for m in macs {
-        v.extend(nla(ml::MACADDR, m));
+        v.extend(RawNla::bytes(ml::MACADDR, m).encode());
     }
     RawNla::bytes(ml::MACADDR_DATA, &v)
 }
 
+/// IFLA_MACVLAN_MODE `m`, then `rest`.
+fn mode_and(m: u32, rest: impl IntoIterator<Item = RawNla>) -> Vec<RawNla> {
+    let mut v = vec![RawNla::macvlan_mode(m)];
+    v.extend(rest);
+    v
+}
+
+/// MACADDR_MODE add with one MACADDR: `mac` into the source list.
+fn macaddr_add(mac: &[u8]) -> [RawNla; 2] {
+    [
+        RawNla::u32(ml::MACADDR_MODE, MACADDR_ADD),
+        RawNla::bytes(ml::MACADDR, mac),
+    ]
+}
+
 /// Valid configurations, created with NL_MAC on L and compared.
 fn nl_configs() -> Vec<(&'static str, Vec<RawNla>)> {
-    let mode = RawNla::macvlan_mode;
+    use macvlan_mode::{BRIDGE, PASSTHRU, PRIVATE, SOURCE, VEPA};
+    let flags = |f| [RawNla::u16(ml::FLAGS, f)];
     vec![
         ("default", vec![]),
-        ("private", vec![mode(macvlan_mode::PRIVATE)]),
-        ("vepa", vec![mode(macvlan_mode::VEPA)]),
-        ("bridge", vec![mode(macvlan_mode::BRIDGE)]),
-        ("passthru", vec![mode(macvlan_mode::PASSTHRU)]),
-        ("source", vec![mode(macvlan_mode::SOURCE)]),
-        (
-            "bridge_nopromisc",
-            vec![
-                mode(macvlan_mode::BRIDGE),
-                RawNla::u16(ml::FLAGS, FLAG_NOPROMISC),
-            ],
-        ),
+        ("private", mode_and(PRIVATE, [])),
+        ("vepa", mode_and(VEPA, [])),
+        ("bridge", mode_and(BRIDGE, [])),
+        ("passthru", mode_and(PASSTHRU, [])),
+        ("source", mode_and(SOURCE, [])),
+        ("bridge_nopromisc", mode_and(BRIDGE, flags(FLAG_NOPROMISC))),
         (
             "passthru_nopromisc",
-            vec![
-                mode(macvlan_mode::PASSTHRU),
-                RawNla::u16(ml::FLAGS, FLAG_NOPROMISC),
-            ],
+            mode_and(PASSTHRU, flags(FLAG_NOPROMISC)),
         ),
-        (
-            "source_nodst",
-            vec![
-                mode(macvlan_mode::SOURCE),
-                RawNla::u16(ml::FLAGS, FLAG_NODST),
-            ],
-        ),
+        ("source_nodst", mode_and(SOURCE, flags(FLAG_NODST))),
         (
             "bridge_bc_queue_len",
-            vec![
-                mode(macvlan_mode::BRIDGE),
-                RawNla::u32(ml::BC_QUEUE_LEN, 77),
-            ],
+            mode_and(BRIDGE, [RawNla::u32(ml::BC_QUEUE_LEN, 77)]),
         ),
         (
             "bridge_bc_cutoff",
-            vec![
-                mode(macvlan_mode::BRIDGE),
-                RawNla::bytes(ml::BC_CUTOFF, &5i32.to_ne_bytes()),
-            ],
+            mode_and(BRIDGE, [RawNla::bytes(ml::BC_CUTOFF, &5i32.to_ne_bytes())]),
         ),
         (
             "source_maclist",
-            vec![
-                mode(macvlan_mode::SOURCE),
-                RawNla::u32(ml::MACADDR_MODE, MACADDR_SET),
-                macaddr_data(&[SRC_A, SRC_B]),
-            ],
+            mode_and(
+                SOURCE,
+                [
+                    RawNla::u32(ml::MACADDR_MODE, MACADDR_SET),
+                    macaddr_data(&[SRC_A, SRC_B]),
+                ],
+            ),
         ),
-        (
-            "source_macaddr_add",
-            vec![
-                mode(macvlan_mode::SOURCE),
-                RawNla::u32(ml::MACADDR_MODE, MACADDR_ADD),
-                RawNla::bytes(ml::MACADDR, &SRC_A),
-            ],
-        ),
+        ("source_macaddr_add", mode_and(SOURCE, macaddr_add(&SRC_A))),
     ]
 }
 
@@ -427,79 +408,55 @@ enum Bad {
 }
 
 fn bad_creates() -> Vec<(&'static str, Bad)> {
-    let mode = RawNla::macvlan_mode;
+    use macvlan_mode::{BRIDGE, SOURCE, VRRP};
+    let data = |m, rest: Vec<RawNla>| Bad::Data(mode_and(m, rest));
+    let macaddr_mode = |m| RawNla::u32(ml::MACADDR_MODE, m);
     vec![
-        ("mode_0", Bad::Data(vec![mode(0)])),
-        ("mode_3", Bad::Data(vec![mode(3)])),
-        ("mode_64", Bad::Data(vec![mode(64)])),
-        ("mode_32_vrrp", Bad::Data(vec![mode(macvlan_mode::VRRP)])),
+        ("mode_0", data(0, vec![])),
+        ("mode_3", data(3, vec![])),
+        ("mode_64", data(64, vec![])),
+        ("mode_32_vrrp", data(VRRP, vec![])),
         (
             "unknown_flags",
-            Bad::Data(vec![
-                mode(macvlan_mode::BRIDGE),
-                RawNla::u16(ml::FLAGS, 0x80),
-            ]),
+            data(BRIDGE, vec![RawNla::u16(ml::FLAGS, 0x80)]),
         ),
         (
             "macaddr_mode_outside_source",
-            Bad::Data(vec![
-                mode(macvlan_mode::BRIDGE),
-                RawNla::u32(ml::MACADDR_MODE, MACADDR_ADD),
-                RawNla::bytes(ml::MACADDR, &SRC_A),
-            ]),
+            data(BRIDGE, macaddr_add(&SRC_A).to_vec()),
         ),
-        (
-            "bad_macaddr_mode",
-            Bad::Data(vec![
-                mode(macvlan_mode::SOURCE),
-                RawNla::u32(ml::MACADDR_MODE, 7),
-            ]),
-        ),
+        ("bad_macaddr_mode", data(SOURCE, vec![macaddr_mode(7)])),
         (
             "macaddr_short",
-            Bad::Data(vec![
-                mode(macvlan_mode::SOURCE),
-                RawNla::u32(ml::MACADDR_MODE, MACADDR_ADD),
-                RawNla::bytes(ml::MACADDR, &SRC_A[..5]),
-            ]),
+            data(SOURCE, macaddr_add(&SRC_A[..5]).to_vec()),
         ),
         (
             "macaddr_multicast",
-            Bad::Data(vec![
-                mode(macvlan_mode::SOURCE),
-                RawNla::u32(ml::MACADDR_MODE, MACADDR_ADD),
-                RawNla::bytes(ml::MACADDR, &MCAST_MAC),
-            ]),
+            data(SOURCE, macaddr_add(&MCAST_MAC).to_vec()),
         ),
         (
             "macaddr_data_wrong_type",
-            Bad::Data(vec![
-                mode(macvlan_mode::SOURCE),
-                RawNla::u32(ml::MACADDR_MODE, MACADDR_SET),
-                RawNla::bytes(ml::MACADDR_DATA, &nla(ml::MODE, &SRC_A)),
-            ]),
+            data(
+                SOURCE,
+                vec![
+                    macaddr_mode(MACADDR_SET),
+                    RawNla::bytes(ml::MACADDR_DATA, &RawNla::bytes(ml::MODE, &SRC_A).encode()),
+                ],
+            ),
         ),
         (
             "macaddr_data_multicast",
-            Bad::Data(vec![
-                mode(macvlan_mode::SOURCE),
-                RawNla::u32(ml::MACADDR_MODE, MACADDR_SET),
-                macaddr_data(&[MCAST_MAC]),
-            ]),
+            data(
+                SOURCE,
+                vec![macaddr_mode(MACADDR_SET), macaddr_data(&[MCAST_MAC])],
+            ),
         ),
         (
             "macaddr_count_given",
-            Bad::Data(vec![
-                mode(macvlan_mode::SOURCE),
-                RawNla::u32(ml::MACADDR_COUNT, 3),
-            ]),
+            data(SOURCE, vec![RawNla::u32(ml::MACADDR_COUNT, 3)]),
         ),
         (
             "bc_queue_len_used_given",
-            Bad::Data(vec![
-                mode(macvlan_mode::BRIDGE),
-                RawNla::u32(ml::BC_QUEUE_LEN_USED, 3),
-            ]),
+            data(BRIDGE, vec![RawNla::u32(ml::BC_QUEUE_LEN_USED, 3)]),
         ),
         ("ifla_address_multicast", Bad::McastAddress),
         ("missing_ifla_link", Bad::NoLink),
@@ -533,21 +490,19 @@ fn bad_changes() -> Vec<(&'static str, u32, Vec<RawNla>)> {
         (
             "cl_source_to_bridge_with_macaddr_mode",
             macvlan_mode::SOURCE,
-            vec![
-                mode(macvlan_mode::BRIDGE),
-                RawNla::u32(ml::MACADDR_MODE, MACADDR_ADD),
-                RawNla::bytes(ml::MACADDR, &SRC_B),
-            ],
+            mode_and(macvlan_mode::BRIDGE, macaddr_add(&SRC_B)),
         ),
         (
             "cl_flags_and_queue_then_macaddr_mode",
             macvlan_mode::BRIDGE,
-            vec![
-                RawNla::u16(ml::FLAGS, FLAG_NOPROMISC),
-                RawNla::u32(ml::BC_QUEUE_LEN, 55),
-                RawNla::u32(ml::MACADDR_MODE, MACADDR_ADD),
-                RawNla::bytes(ml::MACADDR, &SRC_B),
-            ],
+            [
+                [
+                    RawNla::u16(ml::FLAGS, FLAG_NOPROMISC),
+                    RawNla::u32(ml::BC_QUEUE_LEN, 55),
+                ],
+                macaddr_add(&SRC_B),
+            ]
+            .concat(),
         ),
         (
             "cl_source_bad_macaddr_mode",
@@ -632,10 +587,6 @@ impl Default for Obs {
     }
 }
 
-fn err<E: Into<anyhow::Error>>(what: impl Display) -> impl FnOnce(E) -> String {
-    move |e| format!("{what}: {:#}", e.into())
-}
-
 fn nl_res(r: Result<(), NlError>) -> Result<NlResult, String> {
     match r {
         Ok(()) => Ok(Ok(())),
@@ -655,19 +606,6 @@ fn show_res(r: &NlResult) -> String {
                 .unwrap_or_default()
         ),
     }
-}
-
-async fn index(nl: &Nl, name: &str) -> Result<u32, String> {
-    nl.link_required(name)
-        .await
-        .map(|l| l.index)
-        .map_err(|e| format!("RTM_GETLINK {name} in {}: {e}", nl.netns))
-}
-
-async fn link(nl: &Nl, name: &str) -> Result<Link, String> {
-    nl.link_required(name)
-        .await
-        .map_err(|e| format!("RTM_GETLINK {name} in {}: {e}", nl.netns))
 }
 
 fn mtu_of(l: &Link) -> u32 {
@@ -780,21 +718,7 @@ struct Env {
 }
 
 async fn setup() -> Result<Env, String> {
-    let mk = |n: &str| Netns::create(n).map_err(err(format!("creating netns {n}")));
-    let dut = mk(NS_DUT)?;
-    let sw = mk(NS_SW)?;
-    let ext = mk(NS_EXT)?;
-    let other = mk(NS_OTHER)?;
-    let mut tasks = Vec::new();
-    let mut conn = |ns: &Netns| -> Result<Nl, String> {
-        let (nl, t) = ns.connect().map_err(err("netlink"))?;
-        tasks.push(t);
-        Ok(nl)
-    };
-    let ndut = conn(&dut)?;
-    let nsw = conn(&sw)?;
-    let next = conn(&ext)?;
-    let nother = conn(&other)?;
+    let ([dut, sw, ext, other], [ndut, nsw, next, nother], tasks) = create_connected(ALL_NS)?;
     let env = Env {
         dut,
         sw,
@@ -828,19 +752,7 @@ async fn setup() -> Result<Env, String> {
     let br = index(&env.nsw, "br0").await?;
     env.nsw.link_up(br).await.map_err(err("br0 up"))?;
     for (port, ns, mac) in [("sw-dut", &env.dut, L_MAC), ("sw-ext", &env.ext, E_MAC)] {
-        let tmp = format!("p-{port}");
-        env.nsw
-            .link_add(veth_msg(port, &tmp))
-            .await
-            .map_err(err(format!("veth {port}")))?;
-        let peer = index(&env.nsw, &tmp).await?;
-        env.nsw
-            .link_set(netns_rename_msg(peer, ns.fd(), "eth0"))
-            .await
-            .map_err(err(format!("moving {tmp} to {}", ns.name())))?;
-        let p = index(&env.nsw, port).await?;
-        env.nsw.set_master(p, br).await.map_err(err("master"))?;
-        env.nsw.link_up(p).await.map_err(err("port up"))?;
+        add_switch_port(&env.nsw, port, "br0", ns, "eth0").await?;
         let nl = if ns.name() == NS_DUT {
             &env.ndut
         } else {
@@ -930,12 +842,8 @@ fn frame_for(
     };
     let src_ip = Ipv4Addr::new(10, 9, 1, s as u8 + 1);
     frames::udp_v4(
-        src_mac,
-        dst_mac,
-        src_ip,
-        dst_ip,
-        40000,
-        PORT,
+        (src_mac, src_ip, 40000),
+        (dst_mac, dst_ip, PORT),
         tag,
         b"mvv-parity",
     )
@@ -944,17 +852,8 @@ fn frame_for(
 impl Env {
     fn expect_driver(&self, ns: &Netns, dev: &str, drv: Drv, obs: &mut Obs) {
         obs.drivers_checked += 1;
-        match ethtool::drvinfo(ns, dev) {
-            Ok(i) if i.driver == drv.module() => {}
-            Ok(i) => obs.driver_failures.push(format!(
-                "{}/{dev}: ethtool driver {:?}, expected {:?}",
-                ns.name(),
-                i.driver,
-                drv.module()
-            )),
-            Err(e) => obs
-                .driver_failures
-                .push(format!("{}/{dev}: {e:#}", ns.name())),
+        if let Err(e) = expect_driver(ns, dev, drv.module()) {
+            obs.driver_failures.push(e);
         }
     }
 
@@ -999,8 +898,7 @@ impl Env {
             a1.push(RawNla::u16(ml::FLAGS, f));
         }
         if row.source_list {
-            a1.push(RawNla::u32(ml::MACADDR_MODE, MACADDR_ADD));
-            a1.push(RawNla::bytes(ml::MACADDR, &E_MAC));
+            a1.extend(macaddr_add(&E_MAC));
         }
         self.add("u1", "eth0", Some(U1_MAC), &a1)
             .await
@@ -1577,12 +1475,8 @@ impl Env {
         let mut log = PacketLog::open(&self.other, ETH_P_IP).map_err(err("packet socket"))?;
         let s = PacketSender::open(&self.ext, "eth0").map_err(err("sender"))?;
         let fr = frames::udp_v4(
-            E_MAC,
-            U1_MAC,
-            Ipv4Addr::new(10, 9, 1, 1),
-            Ipv4Addr::new(10, 9, 0, 11),
-            40000,
-            PORT,
+            (E_MAC, Ipv4Addr::new(10, 9, 1, 1), 40000),
+            (U1_MAC, Ipv4Addr::new(10, 9, 0, 11), PORT),
             tag,
             b"mvv-parity",
         );
@@ -1754,6 +1648,16 @@ fn report_doc<W: Write>(tap: &mut Tap<W>, measured: &BTreeMap<String, Matrix>) {
     }
 }
 
+/// "C: <error, ok or not run>; ours: <the same>", for a pair of runs that
+/// did not both succeed.
+fn not_both_ok<T>(c: Option<&Result<T, String>>, o: Option<&Result<T, String>>) -> String {
+    let show = |x: Option<&Result<T, String>>| {
+        x.map(|r| r.as_ref().err().cloned().unwrap_or("ok".into()))
+            .unwrap_or("not run".into())
+    };
+    format!("C: {}; ours: {}", show(c), show(o))
+}
+
 fn report_netlink<W: Write>(tap: &mut Tap<W>, c: &Obs, o: &Obs) {
     for (name, _) in nl_configs() {
         let t = format!("netlink_{name}");
@@ -1763,16 +1667,7 @@ fn report_netlink<W: Write>(tap: &mut Tap<W>, c: &Obs, o: &Obs) {
                 json_diff(cj, oj, "ip", &mut d);
                 tap.report(&t, &Outcome::from_failures(&d));
             }
-            (a, b) => tap.fail(
-                &t,
-                format!(
-                    "C: {}; ours: {}",
-                    a.map(|r| r.as_ref().err().cloned().unwrap_or("ok".into()))
-                        .unwrap_or("not run".into()),
-                    b.map(|r| r.as_ref().err().cloned().unwrap_or("ok".into()))
-                        .unwrap_or("not run".into())
-                ),
-            ),
+            (a, b) => tap.fail(&t, not_both_ok(a, b)),
         }
     }
     for (name, _) in bad_creates() {
@@ -1847,16 +1742,7 @@ fn report_netlink<W: Write>(tap: &mut Tap<W>, c: &Obs, o: &Obs) {
                 }
                 tap.report(&t, &Outcome::from_failures(&f));
             }
-            (a, b) => tap.fail(
-                &t,
-                format!(
-                    "C: {}; ours: {}",
-                    a.map(|r| r.as_ref().err().cloned().unwrap_or("ok".into()))
-                        .unwrap_or("not run".into()),
-                    b.map(|r| r.as_ref().err().cloned().unwrap_or("ok".into()))
-                        .unwrap_or("not run".into())
-                ),
-            ),
+            (a, b) => tap.fail(&t, not_both_ok(a, b)),
         }
     }
 }
@@ -1916,15 +1802,6 @@ fn report_faults<W: Write>(tap: &mut Tap<W>, c: &Obs, o: &Obs) {
         }
         tap.report(name, &Outcome::from_failures(&f));
     }
-}
-
-fn names_gone() -> Outcome {
-    let left: Vec<String> = ALL_NS
-        .iter()
-        .filter(|n| netns::name_exists(n))
-        .map(|n| format!("{}/{n} still exists", netns::NETNS_RUN_DIR))
-        .collect();
-    Outcome::from_failures(&left)
 }
 
 pub async fn run<W: Write>(tap: &mut Tap<W>, module: &Path) {
@@ -2005,7 +1882,7 @@ pub async fn run<W: Write>(tap: &mut Tap<W>, module: &Path) {
     }
     let _ = env.del_macvlans().await;
     drop(env);
-    tap.report("teardown", &names_gone());
+    tap.report("teardown", &names_gone(&ALL_NS));
     tap.diag(&format!(
         "parity suite runtime {:.1}s",
         start.elapsed().as_secs_f64()

@@ -27,7 +27,6 @@
 //! solicitation adds noise, and a backup's upper device never transmits from
 //! the shared virtual MAC (which would move the switch's FDB entry).
 
-use std::fmt::Display;
 use std::io::{ErrorKind, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
@@ -39,13 +38,15 @@ use crate::ethtool::{self, VRRP_ADVERTS_TO_LOWER};
 use crate::frames::{self, ETH_P_ALL, ETH_P_IP, ETH_P_IPV6, IPPROTO_VRRP, VRRP_GROUP_V4};
 use crate::kmod::{self, C_DRIVER, OURS};
 use crate::link::{
-    bridge_nosnoop_msg, macvlan_change_msg, macvlan_mode, macvlan_msg, netns_rename_msg, veth_msg,
-    with_address, Link, RawNla,
+    bridge_nosnoop_msg, macvlan_change_msg, macvlan_mode, macvlan_msg, with_address, Link, RawNla,
 };
-use crate::netns::{self, Netns};
+use crate::netns::Netns;
 use crate::nft;
 use crate::nl::{errno_name, Nl, NlError, NlTask};
 use crate::ping;
+use crate::suites::common::{
+    add_switch_port, create_connected, err, expect_driver, index, link, module_file_ok, names_gone,
+};
 use crate::tap::{Outcome, Tap};
 use crate::vrrp::{fmt_mac, virtual_mac, Family, Vrid};
 
@@ -111,11 +112,6 @@ pub const TESTS: &[&str] = &[
 
 fn vmac(family: Family, vrid: u32) -> [u8; 6] {
     virtual_mac(family, Vrid::new(vrid).expect("constant VRID in range"))
-}
-
-/// Error text with the whole cause chain.
-fn err<E: Into<anyhow::Error>>(what: impl Display) -> impl FnOnce(E) -> String {
-    move |e| format!("{what}: {:#}", e.into())
 }
 
 fn done(r: Result<Outcome, String>) -> Outcome {
@@ -277,13 +273,7 @@ struct Env {
 }
 
 pub async fn run<W: Write>(tap: &mut Tap<W>, module: &Path) {
-    let module_ok = module.is_file();
-    if !module_ok {
-        tap.setup_error(&format!(
-            "--module {}: not a file (needed to re-insert the module)",
-            module.display()
-        ));
-    }
+    let module_ok = module_file_ok(tap, module);
     tap.report("module_loaded", &module_loaded());
 
     let mut env = match setup(module, module_ok).await {
@@ -298,7 +288,7 @@ pub async fn run<W: Write>(tap: &mut Tap<W>, module: &Path) {
             for name in &TESTS[2..TESTS.len() - 1] {
                 tap.skip(name, "setup failed");
             }
-            tap.report("teardown", &names_gone());
+            tap.report("teardown", &names_gone(&ALL_NS));
             return;
         }
     };
@@ -361,26 +351,12 @@ fn module_loaded() -> Outcome {
     Outcome::from_failures(&f)
 }
 
-fn names_gone() -> Outcome {
-    let left: Vec<String> = ALL_NS
-        .iter()
-        .filter(|n| netns::name_exists(n))
-        .map(|n| format!("{}/{n} still exists", netns::NETNS_RUN_DIR))
-        .collect();
-    Outcome::from_failures(&left)
-}
-
-async fn index(nl: &Nl, name: &str) -> Result<u32, String> {
-    nl.link_required(name)
+/// The IPv4 neighbour entries on `dev`.
+async fn neighbours(nl: &Nl, dev: &str) -> Result<Vec<Neigh>, String> {
+    let i = index(nl, dev).await?;
+    nl.neigh4_dump(Some(i))
         .await
-        .map(|l| l.index)
-        .map_err(|e| format!("RTM_GETLINK {name} in {}: {e}", nl.netns))
-}
-
-async fn link(nl: &Nl, name: &str) -> Result<Link, String> {
-    nl.link_required(name)
-        .await
-        .map_err(|e| format!("RTM_GETLINK {name} in {}: {e}", nl.netns))
+        .map_err(err(format!("RTM_GETNEIGH {}", nl.netns)))
 }
 
 fn sysctl(ns: &Netns, key: &str, value: &str) -> Result<(), String> {
@@ -402,17 +378,21 @@ fn upper_sysctls(ns: &Netns, dev: &str) -> Result<(), String> {
     sysctl(ns, &format!("net.ipv6.conf.{dev}.disable_ipv6"), "1")
 }
 
-/// The driver of `dev` must be `want`.
-fn expect_driver(ns: &Netns, dev: &str, want: &str) -> Result<(), String> {
-    match ethtool::drvinfo(ns, dev) {
-        Ok(i) if i.driver == want => Ok(()),
-        Ok(i) => Err(format!(
-            "{}/{dev}: ethtool driver {:?}, expected {want:?}",
-            ns.name(),
-            i.driver
-        )),
-        Err(e) => Err(format!("{}/{dev}: {e:#}", ns.name())),
+/// Three pings from `ns` to `to`: the ratio as a diagnostic, a failure when
+/// none was answered.
+fn ping_check<W: Write>(
+    tap: &mut Tap<W>,
+    ns: &Netns,
+    to: Ipv4Addr,
+    f: &mut Vec<String>,
+) -> ping::PingResult {
+    let p = ping::ping(ns, to, 3);
+    let line = format!("{} ping {to}: {}", ns.name(), p.ratio());
+    tap.diag(&line);
+    if p.replies() == 0 {
+        f.push(line);
     }
+    p
 }
 
 fn nft_counter(ns: &Netns, family: &str, table: &str, name: &str) -> Result<u64, String> {
@@ -478,23 +458,7 @@ table ip mvvnat {
 "#;
 
 async fn setup(module: &Path, module_ok: bool) -> Result<Env, String> {
-    let mk = |n: &str| Netns::create(n).map_err(err(format!("creating netns {n}")));
-    let gw = mk(NS_GW)?;
-    let sw = mk(NS_SW)?;
-    let r1 = mk(NS_R1)?;
-    let r2 = mk(NS_R2)?;
-    let lan = mk(NS_LAN)?;
-    let mut tasks = Vec::new();
-    let mut conn = |ns: &Netns| -> Result<Nl, String> {
-        let (nl, t) = ns.connect().map_err(err("netlink"))?;
-        tasks.push(t);
-        Ok(nl)
-    };
-    let ngw = conn(&gw)?;
-    let nsw = conn(&sw)?;
-    let nr1 = conn(&r1)?;
-    let nr2 = conn(&r2)?;
-    let nlan = conn(&lan)?;
+    let ([gw, sw, r1, r2, lan], [ngw, nsw, nr1, nr2, nlan], tasks) = create_connected(ALL_NS)?;
 
     let env = Env {
         gw,
@@ -569,26 +533,7 @@ impl Env {
             ("swi-lan", "br1", &self.lan, &self.nlan, "eth0"),
         ];
         for (port, br, ns, nl, name) in ports {
-            let tmp = format!("p-{port}");
-            self.nsw
-                .link_add(veth_msg(port, &tmp))
-                .await
-                .map_err(err(format!("veth {port}/{tmp} in sw")))?;
-            let peer = index(&self.nsw, &tmp).await?;
-            self.nsw
-                .link_set(netns_rename_msg(peer, ns.fd(), name))
-                .await
-                .map_err(err(format!("moving {tmp} to {} as {name}", ns.name())))?;
-            let p = index(&self.nsw, port).await?;
-            let b = index(&self.nsw, br).await?;
-            self.nsw
-                .set_master(p, b)
-                .await
-                .map_err(err(format!("{port} master {br}")))?;
-            self.nsw
-                .link_up(p)
-                .await
-                .map_err(err(format!("{port} up")))?;
+            add_switch_port(&self.nsw, port, br, ns, name).await?;
             let i = index(nl, name).await?;
             nl.link_up(i)
                 .await
@@ -737,6 +682,15 @@ impl Env {
         }
     }
 
+    /// Skip unless our driver owns the devices; else the driver checks of
+    /// `devs`, the first failures of a check.
+    fn begin_ours_check(&self, devs: &[(R, &str)]) -> Result<Vec<String>, Outcome> {
+        self.need_ours()?;
+        let mut f = Vec::new();
+        self.expect_drivers(devs, OURS, &mut f);
+        Ok(f)
+    }
+
     /// Driver checks for the devices a check uses.
     fn expect_drivers(&self, devs: &[(R, &str)], want: &str, f: &mut Vec<String>) {
         for (r, dev) in devs {
@@ -749,10 +703,10 @@ impl Env {
     // ---- check 1 ---------------------------------------------------------
 
     async fn uppers_ours<W: Write>(&mut self, tap: &mut Tap<W>) -> Result<Outcome, String> {
-        if let Err(o) = self.need_ours() {
-            return Ok(o);
-        }
-        let mut f = Vec::new();
+        let mut f = match self.begin_ours_check(&[]) {
+            Ok(f) => f,
+            Err(skip) => return Ok(skip),
+        };
         let devs = [
             (R::R1, V10, "eth0", vmac(Family::Ipv4, 10)),
             (R::R1, V10_6, "eth0", vmac(Family::Ipv6, 10)),
@@ -818,33 +772,24 @@ impl Env {
     // ---- checks 2 and 3 --------------------------------------------------
 
     async fn r1_ping_gw<W: Write>(&mut self, tap: &mut Tap<W>) -> Result<Outcome, String> {
-        if let Err(o) = self.need_ours() {
-            return Ok(o);
-        }
-        let mut f = Vec::new();
-        self.expect_drivers(&[(R::R1, V10)], OURS, &mut f);
-        let p = ping::ping(&self.r1, GW_IP, 3);
-        tap.diag(&format!("r1 ping {GW_IP}: {}", p.ratio()));
+        let mut f = match self.begin_ours_check(&[(R::R1, V10)]) {
+            Ok(f) => f,
+            Err(skip) => return Ok(skip),
+        };
+        let p = ping_check(tap, &self.r1, GW_IP, &mut f);
         if p.replies() == 0 {
             tap.diag(&format!("ping output:\n{}", p.run.output.trim_end()));
-            f.push(format!("r1 ping {GW_IP}: {}", p.ratio()));
         }
         Ok(Outcome::from_failures(&f))
     }
 
     async fn arp_resolved<W: Write>(&mut self, tap: &mut Tap<W>) -> Result<Outcome, String> {
-        if let Err(o) = self.need_ours() {
-            return Ok(o);
-        }
-        let mut f = Vec::new();
-        self.expect_drivers(&[(R::R1, V10)], OURS, &mut f);
+        let mut f = match self.begin_ours_check(&[(R::R1, V10)]) {
+            Ok(f) => f,
+            Err(skip) => return Ok(skip),
+        };
         let gw_mac = link(&self.ngw, "eth0").await?.address.unwrap_or_default();
-        let v10 = index(&self.nr1, V10).await?;
-        let neigh = self
-            .nr1
-            .neigh4_dump(Some(v10))
-            .await
-            .map_err(err("RTM_GETNEIGH r1"))?;
+        let neigh = neighbours(&self.nr1, V10).await?;
         let n = neigh.iter().find(|n| n.dst == Some(IpAddr::V4(GW_IP)));
         match n {
             None => f.push(format!(
@@ -874,24 +819,14 @@ impl Env {
             }
         }
         // The lower device must not hold it (the 2014 mode left it there, FAILED).
-        let eth0 = index(&self.nr1, "eth0").await?;
-        let on_lower = self
-            .nr1
-            .neigh4_dump(Some(eth0))
-            .await
-            .map_err(err("RTM_GETNEIGH r1"))?;
+        let on_lower = neighbours(&self.nr1, "eth0").await?;
         if let Some(n) = on_lower.iter().find(|n| n.dst == Some(IpAddr::V4(GW_IP))) {
             tap.diag(&format!(
                 "r1 eth0 also has {GW_IP}: {}",
                 crate::addr::state_name(&n.state)
             ));
         }
-        let gw_eth0 = index(&self.ngw, "eth0").await?;
-        let neigh = self
-            .ngw
-            .neigh4_dump(Some(gw_eth0))
-            .await
-            .map_err(err("RTM_GETNEIGH gw"))?;
+        let neigh = neighbours(&self.ngw, "eth0").await?;
         let want = vmac(Family::Ipv4, 10);
         match neigh.iter().find(|n| n.dst == Some(IpAddr::V4(VIP))) {
             None => f.push(format!("gw: no neighbour entry for {VIP}")),
@@ -914,11 +849,10 @@ impl Env {
     }
 
     async fn nft_counters<W: Write>(&mut self, tap: &mut Tap<W>) -> Result<Outcome, String> {
-        if let Err(o) = self.need_ours() {
-            return Ok(o);
-        }
-        let mut f = Vec::new();
-        self.expect_drivers(&[(R::R1, V10)], OURS, &mut f);
+        let mut f = match self.begin_ours_check(&[(R::R1, V10)]) {
+            Ok(f) => f,
+            Err(skip) => return Ok(skip),
+        };
         let in0 = nft_counter(&self.r1, "inet", "mvv", "in_v10")?;
         let out0 = nft_counter(&self.r1, "inet", "mvv", "out_v10")?;
         let p = ping::ping(&self.gw, VIP, 5);
@@ -949,22 +883,41 @@ impl Env {
         Ok(Outcome::from_failures(&f))
     }
 
-    async fn nft_dnat<W: Write>(&mut self, tap: &mut Tap<W>) -> Result<Outcome, String> {
-        if let Err(o) = self.need_ours() {
-            return Ok(o);
-        }
-        let mut f = Vec::new();
-        self.expect_drivers(&[(R::R1, V10)], OURS, &mut f);
-        let listener = udp_socket(&self.r1, SocketAddr::from((Ipv4Addr::UNSPECIFIED, DNAT_TO)))?;
-        let sender = udp_socket(&self.gw, SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)))?;
-        let before = nft_counter(&self.r1, "ip", "mvvnat", "dnat_5000")?;
+    /// Three datagrams `payload` from `from` to `to`: the sources of those
+    /// that reached `listener`, and r1's NAT counter `rule` before and after.
+    fn through_nat(
+        &self,
+        from: &Netns,
+        to: SocketAddr,
+        listener: &UdpSocket,
+        payload: &[u8],
+        rule: &str,
+    ) -> Result<(Vec<SocketAddr>, u64, u64), String> {
+        let sender = udp_socket(from, SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)))?;
+        let before = nft_counter(&self.r1, "ip", "mvvnat", rule)?;
         for _ in 0..3 {
             sender
-                .send_to(b"mvv-dnat", (VIP, DNAT_PORT))
-                .map_err(err("gw sendto 10.0.0.2:5000"))?;
+                .send_to(payload, to)
+                .map_err(err(format!("{} sendto {to}", from.name())))?;
         }
-        let got = udp_collect(&listener, b"mvv-dnat", Duration::from_secs(3), 3);
-        let after = nft_counter(&self.r1, "ip", "mvvnat", "dnat_5000")?;
+        let got = udp_collect(listener, payload, Duration::from_secs(3), 3);
+        let after = nft_counter(&self.r1, "ip", "mvvnat", rule)?;
+        Ok((got, before, after))
+    }
+
+    async fn nft_dnat<W: Write>(&mut self, tap: &mut Tap<W>) -> Result<Outcome, String> {
+        let mut f = match self.begin_ours_check(&[(R::R1, V10)]) {
+            Ok(f) => f,
+            Err(skip) => return Ok(skip),
+        };
+        let listener = udp_socket(&self.r1, SocketAddr::from((Ipv4Addr::UNSPECIFIED, DNAT_TO)))?;
+        let (got, before, after) = self.through_nat(
+            &self.gw,
+            SocketAddr::from((VIP, DNAT_PORT)),
+            &listener,
+            b"mvv-dnat",
+            "dnat_5000",
+        )?;
         tap.diag(&format!(
             "gw -> {VIP}:{DNAT_PORT} x3; r1 listener on :{DNAT_TO} received {} (from {:?}); dnat rule counter +{}",
             got.len(),
@@ -983,24 +936,21 @@ impl Env {
     }
 
     async fn nft_snat<W: Write>(&mut self, tap: &mut Tap<W>) -> Result<Outcome, String> {
-        if let Err(o) = self.need_ours() {
-            return Ok(o);
-        }
-        let mut f = Vec::new();
-        self.expect_drivers(&[(R::R1, V10)], OURS, &mut f);
+        let mut f = match self.begin_ours_check(&[(R::R1, V10)]) {
+            Ok(f) => f,
+            Err(skip) => return Ok(skip),
+        };
         let listener = udp_socket(
             &self.gw,
             SocketAddr::from((Ipv4Addr::UNSPECIFIED, SNAT_PORT)),
         )?;
-        let sender = udp_socket(&self.r1, SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)))?;
-        let before = nft_counter(&self.r1, "ip", "mvvnat", "snat_6000")?;
-        for _ in 0..3 {
-            sender
-                .send_to(b"mvv-snat", (GW_IP, SNAT_PORT))
-                .map_err(err("r1 sendto 10.0.0.1:6000"))?;
-        }
-        let got = udp_collect(&listener, b"mvv-snat", Duration::from_secs(3), 3);
-        let after = nft_counter(&self.r1, "ip", "mvvnat", "snat_6000")?;
+        let (got, before, after) = self.through_nat(
+            &self.r1,
+            SocketAddr::from((GW_IP, SNAT_PORT)),
+            &listener,
+            b"mvv-snat",
+            "snat_6000",
+        )?;
         tap.diag(&format!(
             "r1 -> {GW_IP}:{SNAT_PORT} x3; gw received {} with sources {:?}; snat rule counter +{}",
             got.len(),
@@ -1113,11 +1063,10 @@ impl Env {
     }
 
     async fn v4_adverts<W: Write>(&mut self, tap: &mut Tap<W>) -> (Outcome, Outcome) {
-        if let Err(o) = self.need_ours() {
-            return (o.clone(), o);
-        }
-        let mut f = Vec::new();
-        self.expect_drivers(&[(R::R1, V10), (R::R2, V10)], OURS, &mut f);
+        let mut f = match self.begin_ours_check(&[(R::R1, V10), (R::R2, V10)]) {
+            Ok(f) => f,
+            Err(skip) => return (skip.clone(), skip),
+        };
         let l = match self.send_adverts(false, V10, true).await {
             Ok(l) => l,
             Err(e) => return (Outcome::Fail(e.clone()), Outcome::Fail(e)),
@@ -1141,11 +1090,10 @@ impl Env {
     }
 
     async fn v6_adverts<W: Write>(&mut self, tap: &mut Tap<W>) -> Result<Outcome, String> {
-        if let Err(o) = self.need_ours() {
-            return Ok(o);
-        }
-        let mut f = Vec::new();
-        self.expect_drivers(&[(R::R1, V10_6), (R::R2, V10_6)], OURS, &mut f);
+        let mut f = match self.begin_ours_check(&[(R::R1, V10_6), (R::R2, V10_6)]) {
+            Ok(f) => f,
+            Err(skip) => return Ok(skip),
+        };
         let l = self.send_adverts(true, V10_6, false).await?;
         tap.diag(&format!("VRRP mode, IPv6: {}", l.describe(V10_6)));
         l.expect(true, V10_6, &mut f);
@@ -1451,12 +1399,8 @@ impl Env {
         let frames: Vec<Vec<u8>> = (0..N)
             .map(|i| {
                 frames::udp_v4(
-                    v11_mac,
-                    v10_mac,
-                    V11_IP,
-                    VIP,
-                    40000 + i as u16,
-                    UNICAST_PORT,
+                    (v11_mac, V11_IP, 40000 + i as u16),
+                    (v10_mac, VIP, UNICAST_PORT),
                     tag,
                     b"mvv-unicast",
                 )
@@ -1589,11 +1533,10 @@ impl Env {
     // ---- check 8: failover -------------------------------------------------
 
     async fn failover<W: Write>(&mut self, tap: &mut Tap<W>) -> Result<Outcome, String> {
-        if let Err(o) = self.need_ours() {
-            return Ok(o);
-        }
-        let mut f = Vec::new();
-        self.expect_drivers(&[(R::R1, V10), (R::R2, V10)], OURS, &mut f);
+        let mut f = match self.begin_ours_check(&[(R::R1, V10), (R::R2, V10)]) {
+            Ok(f) => f,
+            Err(skip) => return Ok(skip),
+        };
         let r1v10 = index(&self.nr1, V10).await?;
         self.nr1
             .link_down(r1v10)
@@ -1642,19 +1585,13 @@ impl Env {
     }
 
     async fn failover_arp<W: Write>(&mut self, tap: &mut Tap<W>) -> Result<Outcome, String> {
-        if let Err(o) = self.need_ours() {
-            return Ok(o);
-        }
-        let mut f = Vec::new();
-        self.expect_drivers(&[(R::R2, V10)], OURS, &mut f);
+        let mut f = match self.begin_ours_check(&[(R::R2, V10)]) {
+            Ok(f) => f,
+            Err(skip) => return Ok(skip),
+        };
         let p = ping::ping(&self.r2, GW_IP, 3);
         let gw_mac = link(&self.ngw, "eth0").await?.address.unwrap_or_default();
-        let v10 = index(&self.nr2, V10).await?;
-        let neigh = self
-            .nr2
-            .neigh4_dump(Some(v10))
-            .await
-            .map_err(err("RTM_GETNEIGH r2"))?;
+        let neigh = neighbours(&self.nr2, V10).await?;
         let n = neigh.iter().find(|n| n.dst == Some(IpAddr::V4(GW_IP)));
         tap.diag(&format!(
             "r2 ping {GW_IP}: {}; r2 eth0v10 neighbour {GW_IP}: {}",
@@ -1690,12 +1627,7 @@ impl Env {
     /// lan pings 192.168.1.254 and reports what its neighbour entry says.
     async fn lan_ping_vip(&self) -> Result<(ping::PingResult, Option<Neigh>), String> {
         let p = ping::ping(&self.lan, VIP_IN, 3);
-        let eth0 = index(&self.nlan, "eth0").await?;
-        let neigh = self
-            .nlan
-            .neigh4_dump(Some(eth0))
-            .await
-            .map_err(err("RTM_GETNEIGH lan"))?;
+        let neigh = neighbours(&self.nlan, "eth0").await?;
         let n = neigh
             .into_iter()
             .find(|n| n.dst == Some(IpAddr::V4(VIP_IN)));
@@ -1720,11 +1652,10 @@ impl Env {
     }
 
     async fn inside_arp<W: Write>(&mut self, tap: &mut Tap<W>) -> Result<Outcome, String> {
-        if let Err(o) = self.need_ours() {
-            return Ok(o);
-        }
-        let mut f = Vec::new();
-        self.expect_drivers(&[(R::R1, V20), (R::R2, V20)], OURS, &mut f);
+        let mut f = match self.begin_ours_check(&[(R::R1, V20), (R::R2, V20)]) {
+            Ok(f) => f,
+            Err(skip) => return Ok(skip),
+        };
         let want = vmac(Family::Ipv4, 20);
         let r1_eth1 = link(&self.nr1, "eth1").await?.address.unwrap_or_default();
         let owner = |mac: Option<&[u8]>| match mac {
@@ -1787,51 +1718,31 @@ impl Env {
     }
 
     async fn inside_reach<W: Write>(&mut self, tap: &mut Tap<W>) -> Result<Outcome, String> {
-        if let Err(o) = self.need_ours() {
-            return Ok(o);
-        }
-        let mut f = Vec::new();
-        self.expect_drivers(&[(R::R1, V20)], OURS, &mut f);
-        let p = ping::ping(&self.r1, LAN_IP, 3);
-        tap.diag(&format!("r1 ping {LAN_IP}: {}", p.ratio()));
-        if p.replies() == 0 {
-            f.push(format!("r1 ping {LAN_IP}: {}", p.ratio()));
-        }
+        let mut f = match self.begin_ours_check(&[(R::R1, V20)]) {
+            Ok(f) => f,
+            Err(skip) => return Ok(skip),
+        };
+        ping_check(tap, &self.r1, LAN_IP, &mut f);
         Ok(Outcome::from_failures(&f))
     }
 
     // ---- teardown ------------------------------------------------------------
 
-    async fn teardown(self) -> Outcome {
-        let Env {
-            gw,
-            sw,
-            r1,
-            r2,
-            lan,
-            ngw,
-            nsw,
-            nr1,
-            nr2,
-            nlan,
-            tasks,
-            mut guard,
-            ..
-        } = self;
+    async fn teardown(mut self) -> Outcome {
         let mut f = Vec::new();
-        if guard.armed {
-            f.extend(guard.restore());
+        if self.guard.armed {
+            f.extend(self.guard.restore());
         }
-        drop((ngw, nsw, nr1, nr2, nlan));
-        drop(tasks);
+        drop((self.ngw, self.nsw, self.nr1, self.nr2, self.nlan));
+        drop(self.tasks);
         tokio::task::yield_now().await;
-        for ns in [gw, sw, r1, r2, lan] {
+        for ns in [self.gw, self.sw, self.r1, self.r2, self.lan] {
             let name = ns.name().to_string();
             if let Err(e) = ns.delete() {
                 f.push(format!("deleting {name}: {e:#}"));
             }
         }
-        if let Outcome::Fail(m) = names_gone() {
+        if let Outcome::Fail(m) = names_gone(&ALL_NS) {
             f.push(m);
         }
         if !kmod::is_loaded(OURS) || kmod::is_loaded(C_DRIVER) {
