@@ -209,8 +209,8 @@ pub(crate) struct Netpoll {
     np: core::sync::atomic::AtomicPtr<bindings::netpoll>,
 }
 
-// SAFETY: all-zero is NULL: no netpoll.
 #[cfg(CONFIG_NET_POLL_CONTROLLER)]
+// SAFETY: all-zero is NULL: no netpoll.
 unsafe impl Zeroable for Netpoll {}
 
 #[cfg(CONFIG_NET_POLL_CONTROLLER)]
