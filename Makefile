@@ -5,6 +5,7 @@
 #   make            build macvlan_vrrp.ko against KDIR (default: the cached kernel)
 #   make demo       set up, build, boot a VM and run the two-router demo
 #   make check      set up, build, host tests, then the VM test suite
+#   make bench      set up, build, then C macvlan.ko vs macvlan_vrrp.ko in one VM boot
 #   make kernel     build (or find) the cached Rust-enabled 6.12 kernel
 #   make setup      install the toolchain and packages (idempotent)
 #   make clippy     build the module with the pinned clippy-driver
@@ -53,6 +54,9 @@ check:
 
 demo:
 	$(TOP)/scripts/demo
+
+bench:
+	$(TOP)/scripts/bench
 
 clean:
 	-[ -d "$(KDIR)" ] && $(KMAKE) clean

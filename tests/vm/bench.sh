@@ -1,0 +1,404 @@
+#!/usr/bin/env bash
+# make bench, inside the VM: every figure for the C macvlan.ko and for
+# macvlan_vrrp.ko in this one boot, one driver after the other in every
+# repetition (the order alternates), counted at points the driver does not
+# own. Writes /tmp/mvv-bench.XXXXXX/{raw.tsv,results.md,results.json,fanout.svg}
+# and prints them between MVV-BENCH-*-BEGIN/END markers for scripts/bench.
+# See Documentation/benchmarks.rst.
+#
+#   MVV_BENCH_REPS     repetitions (default 5)
+#   MVV_BENCH_SECONDS  measurement window of each rate, seconds (default 1)
+#   MVV_BENCH_WARMUP   seconds of load before each window (default 0.25)
+#   MVV_BENCH_BURST    pktgen burst in netif_receive mode (default 256)
+#   MVV_BENCH_ONLY     space-separated subset of: rx fanout advert tx ctl
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+# scripts/bench writes the settings here: vm-run passes no environment.
+[ -r "$MVV_TOP/target/bench/env" ] && . "$MVV_TOP/target/bench/env"
+
+REPS=${MVV_BENCH_REPS:-5}
+SECS=${MVV_BENCH_SECONDS:-1}
+WARM=${MVV_BENCH_WARMUP:-0.25}
+BURST=${MVV_BENCH_BURST:-256}
+ONLY=${MVV_BENCH_ONLY:-rx fanout advert tx ctl}
+BENCH=${MVV_BENCH_BIN:-$MVV_TOP/target/release/mvv-bench}
+VRRPCTL=${MVV_VRRPCTL:-$MVV_TOP/target/release/vrrpctl}
+NS=mvvb
+PG=/proc/net/pktgen
+VMAC=00:00:5e:00:01:0a   # VRRP virtual MAC of VRID 10
+DST_IP=198.18.0.42       # pktgen's benchmark address (RFC 2544 range)
+GROUP_FAN=9 GROUP_A=11 GROUP_B=12
+ACT_UPPER=100 ACT_PEER=101 ACT_LOWER=102
+CTL_A=1000 CTL_TOTAL=4096
+
+# The inner half runs in its own network namespace: udevd, in the initial
+# one, never sees the uevents of thousands of devices.
+if [ "${1:-}" != --inner ]; then
+	for f in "$BENCH" "$VRRPCTL" "$MVV_KO"; do
+		[ -e "$f" ] || { echo "error: $f is missing; run scripts/bench (it builds everything)" >&2; exit 1; }
+	done
+	for m in macvlan macvlan_vrrp; do
+		[ -d /sys/module/$m ] && { echo "error: $m is loaded before the benchmark" >&2; exit 1; }
+	done
+	modprobe pktgen || { echo "error: modprobe pktgen failed" >&2; exit 1; }
+	ip netns add "$NS" || exit 1
+	ip netns exec "$NS" bash "$0" --inner
+	rc=$?
+	ip netns del "$NS"
+	exit "$rc"
+fi
+
+OUT=$(mktemp -d /tmp/mvv-bench.XXXXXX)
+RAW=$OUT/raw.tsv
+: > "$RAW"
+say() { echo "# $*"; }
+rec() { # key driver rep value
+	printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >> "$RAW"
+	say "$1 [$2, rep $3] = $4"
+}
+note() { echo "#note $*" >> "$RAW"; echo "# NOTE: $*" >&2; }
+meta() { echo "#meta $1 $2" >> "$RAW"; }
+wants() { [[ " $ONLY " == *" $1 "* ]]; }
+# N / D with three decimals, integer arithmetic only.
+ratio3() {
+	local q=$(( $1 * 1000 / $2 )) sign=
+	((q < 0)) && { sign=-; q=$((-q)); }
+	printf '%s%d.%03d' "$sign" $((q / 1000)) $((q % 1000))
+}
+# N per (microseconds / 1e6).
+per_sec() { ratio3 $(( $1 * 1000000 )) $(( $2 > 0 ? $2 : 1 )); }
+now_us() { local t=$EPOCHREALTIME; echo "${t/./}"; }
+meminfo() { # field -> kB
+	local k v _
+	while read -r k v _; do [ "$k" = "$1:" ] && { echo "$v"; return; }; done < /proc/meminfo
+}
+
+drv_name() { [ "$1" = c ] && echo macvlan || echo macvlan_vrrp; }
+load() {
+	case $1 in
+	c) modprobe macvlan ;;
+	rust) insmod "$MVV_KO" ;;
+	esac
+}
+unload() { rmmod "$(drv_name "$1")"; }
+# The device really is driven by the driver under test (ethtool -i).
+is_driver() { # dev drv
+	local d
+	d=$(ethtool -i "$1" 2>/dev/null | sed -n 's/^driver: //p')
+	[ "$d" = "$(drv_name "$2")" ] && return 0
+	note "$1 is driven by '${d:-?}', expected $(drv_name "$2"); figure skipped"
+	return 1
+}
+
+# --- pktgen (see samples/pktgen in the kernel tree) ---
+pg() { # file command
+	if ! echo "$2" > "$PG/$1"; then
+		note "pktgen: '$2' > $1 failed: $(grep -h 'Result:' "$PG/$1" 2>/dev/null)"
+		return 1
+	fi
+}
+pg_dev() { # dev dst_mac mode(netif_receive|start_xmit) burst
+	pg pgctrl reset || return 1
+	pg kpktgend_0 "add_device $1" || return 1
+	local c
+	for c in "count 0" "pkt_size 60" "delay 0" "flag NO_TIMESTAMP" "dst_mac $2" \
+		"dst_min $DST_IP" "dst_max $DST_IP" "xmit_mode $3" "burst $4"; do
+		pg "$1" "$c" || return 1
+	done
+}
+# Runs the configured pktgen device while mvv-bench samples the counters;
+# prints the first counter's rate.
+pg_rate() { # counter...
+	echo start > "$PG/pgctrl" &
+	local pid=$! out
+	out=$("$BENCH" rate --warmup "$WARM" --seconds "$SECS" "$@")
+	local rc=$?
+	echo stop > "$PG/pgctrl"
+	wait "$pid"
+	[ "$rc" = 0 ] || { note "mvv-bench rate $* failed"; return 1; }
+	local spec delta secs rate
+	read -r spec delta secs rate <<<"$out"
+	[ "$delta" -gt 0 ] 2>/dev/null || { note "no frames counted at $spec"; return 1; }
+	echo "$rate"
+}
+
+# Sets the mode of a macvlan device (ip cannot name mode 32: vrrpctl).
+set_mode() { # dev mode
+	local err
+	if [ "$2" = vrrp ]; then
+		err=$("$VRRPCTL" set "$1" --mode vrrp 2>&1)
+	else
+		err=$(ip link set "$1" type macvlan mode "$2" 2>&1)
+	fi || { note "$1: setting mode $2 failed: $err"; return 1; }
+}
+
+# The words of a list, rotated left by N: the order of the modes changes
+# from one repetition to the next.
+rotate() { # n word...
+	local n=$1; shift
+	local a=("$@")
+	n=$((n % ${#a[@]}))
+	echo "${a[@]:n}" "${a[@]:0:n}"
+}
+
+# Compares mvv-bench's netlink reading of an idle counter with what tc or
+# nft print for it: a check of the counting code itself.
+cross_check() { # spec command...
+	local spec=$1 ours theirs json
+	shift
+	json=$("$@" 2>&1)
+	if [[ $json =~ \"packets\":\ ?([0-9]+) ]]; then
+		theirs=${BASH_REMATCH[1]}
+	else
+		note "cross-check of $spec: no packet count in the output of $*"
+		return
+	fi
+	ours=$("$BENCH" count "$spec")
+	ours=${ours##* }
+	if [ "$ours" = "$theirs" ]; then
+		say "cross-check of $spec: mvv-bench and $1 both read $ours"
+	else
+		note "cross-check of $spec: mvv-bench read $ours, $1 printed $theirs"
+	fi
+}
+
+tc_count_on() { # dev action-index
+	tc qdisc add dev "$1" clsact &&
+		tc filter add dev "$1" ingress matchall action gact drop index "$2"
+}
+
+# --- the figures ---
+
+# The limit: the same frames dropped at tc ingress of the bare lower device.
+bench_limit() { # rep
+	tc_count_on vl0 $ACT_LOWER || { note "tc on vl0 failed"; return; }
+	local r
+	pg_dev vl0 "$VMAC" netif_receive "$BURST" && r=$(pg_rate tc:$ACT_LOWER) && rec rx.limit - "$1" "$r"
+	pg pgctrl reset
+	tc qdisc del dev vl0 clsact
+}
+
+# 1. Unicast receive: pktgen netif_receive on the lower device, frames to
+# the upper device's MAC, counted at the upper device's tc ingress. One
+# device; its mode changes between measurements.
+bench_rx() { # drv rep
+	local mode r modes=(private bridge)
+	[ "$1" = rust ] && modes+=(vrrp)
+	if ! ip link add link vl0 name up0 address "$VMAC" type macvlan mode private || ! ip link set up0 up; then
+		note "rx: creating up0 failed"
+		return
+	fi
+	if is_driver up0 "$1" && tc_count_on up0 $ACT_UPPER && pg_dev vl0 "$VMAC" netif_receive "$BURST"; then
+		for mode in $(rotate "$2" "${modes[@]}"); do
+			set_mode up0 "$mode" && r=$(pg_rate tc:$ACT_UPPER) && rec "rx.$mode" "$1" "$2" "$r"
+		done
+	fi
+	pg pgctrl reset
+	tc qdisc del dev up0 clsact 2>/dev/null
+	ip link del up0
+}
+
+# 2. Broadcast fan-out: 1, 16, 256 upper devices, all counted by one tc
+# action on a shared ingress block.
+bench_fanout() { # drv rep
+	local have=0 n i r batch=$OUT/fanout.batch
+	for n in 1 16 256; do
+		for ((i = have + 1; i <= n; i++)); do
+			echo "link add link vl0 name f$i group $GROUP_FAN up type macvlan mode bridge"
+		done > "$batch"
+		ip -batch "$batch" || { note "fanout: creating $n devices failed"; break; }
+		for ((i = have + 1; i <= n; i++)); do echo "qdisc add dev f$i ingress_block 1 clsact"; done > "$batch"
+		tc -batch "$batch" || { note "fanout: tc on $n devices failed"; break; }
+		if [ "$have" = 0 ]; then
+			is_driver f1 "$1" || break
+			tc filter add block 1 matchall action gact drop index $ACT_UPPER || { note "tc block filter failed"; break; }
+			pg_dev vl0 ff:ff:ff:ff:ff:ff netif_receive "$BURST" || break
+		fi
+		have=$n
+		r=$(pg_rate tc:$ACT_UPPER) && rec "fanout.$n" "$1" "$2" "$r"
+	done
+	pg pgctrl reset
+	# Unregistering an up device with a clsact qdisc waits for RCU grace
+	# periods, which TCG makes slow: 256 of them take about 10 s. This
+	# teardown is not measured, so it runs with expedited grace periods.
+	local exp
+	exp=$(cat /sys/kernel/rcu_expedited 2>/dev/null)
+	[ -n "$exp" ] && echo 1 > /sys/kernel/rcu_expedited
+	ip link del group $GROUP_FAN 2>/dev/null
+	[ -n "$exp" ] && echo "$exp" > /sys/kernel/rcu_expedited
+}
+
+# 3. VRRP adverts from the peer's VRRP MAC, injected with AF_PACKET into
+# the veth peer, counted where they land: nftables counters in IPv4
+# prerouting, which runs after the rx handler, one per input device.
+bench_advert() { # drv rep
+	local mode out spec delta secs rate off lower upper modes=(private)
+	[ "$1" = rust ] && modes+=(vrrp)
+	if ! ip link add link vl0 name vr0 address "$VMAC" type macvlan mode private || ! ip link set vr0 up; then
+		note "advert: creating vr0 failed"
+		return
+	fi
+	is_driver vr0 "$1" || { ip link del vr0; return; }
+	nft -f - <<-EOF || { note "advert: nft set-up failed"; ip link del vr0; return; }
+	table ip mvvb {
+		counter lower { }
+		counter upper { }
+		chain pre {
+			type filter hook prerouting priority raw; policy accept;
+			iifname "vl0" ip protocol 112 counter name "lower" drop
+			iifname "vr0" ip protocol 112 counter name "upper" drop
+		}
+	}
+	EOF
+	for mode in $(rotate "$2" "${modes[@]}"); do
+		set_mode vr0 "$mode" || continue
+		if ! out=$("$BENCH" inject --dev vp0 --src-mac "$VMAC" --warmup "$WARM" --seconds "$SECS" \
+			nft:ip:mvvb:lower nft:ip:mvvb:upper); then
+			note "mvv-bench inject failed"
+			continue
+		fi
+		off= lower= upper=
+		while read -r spec delta secs rate; do
+			case $spec in
+			offered) off=$rate ;;
+			*:lower) lower=$rate ;;
+			*:upper) upper=$rate ;;
+			esac
+		done <<<"$out"
+		rec "advert.offered.$mode" "$1" "$2" "$off"
+		if [ "$mode" = vrrp ]; then
+			rec advert.vrrp.lower "$1" "$2" "$lower"
+			[ "${upper%.*}" = 0 ] || note "$1 VRRP mode: $upper adverts/s reached the upper device (expected 0)"
+		else
+			rec advert.private.upper "$1" "$2" "$upper"
+			[ "${lower%.*}" = 0 ] || note "$1 private mode: $lower adverts/s stayed on the lower device (expected 0)"
+		fi
+	done
+	[ "$2" = 1 ] && cross_check nft:ip:mvvb:upper nft -j list counter ip mvvb upper
+	nft delete table ip mvvb
+	ip link del vr0
+}
+
+# 4. Transmit: pktgen start_xmit on the upper device (burst 1: macvlan
+# clears IFF_TX_SKB_SHARING), counted at the veth peer's tc ingress.
+bench_tx() { # drv rep
+	local mode r
+	if ! ip link add link vl0 name tx0 type macvlan mode private || ! ip link set tx0 up; then
+		note "tx: creating tx0 failed"
+		return
+	fi
+	if is_driver tx0 "$1" && pg_dev tx0 "$(cat /sys/class/net/vp0/address)" start_xmit 1; then
+		for mode in $(rotate "$2" private bridge); do
+			set_mode tx0 "$mode" && r=$(pg_rate tc:$ACT_PEER) && rec "tx.$mode" "$1" "$2" "$r"
+		done
+	fi
+	pg pgctrl reset
+	ip link del tx0
+}
+
+# 5. Control plane: create 1000 devices, then 3096 more (4096), with
+# ip -batch; delete the 3096, then the 1000, each group in one request.
+# Memory per device from /proc/meminfo around the first 1000.
+bench_ctl() { # drv rep
+	local t0 t1 t2a t2 t3 t4 slab0 avail0 slab1 avail1
+	slab0=$(meminfo Slab) avail0=$(meminfo MemAvailable)
+	t0=$(now_us)
+	ip -batch "$OUT/ctl-a.batch" || { note "ctl: creating $CTL_A devices failed"; ip link del group $GROUP_A 2>/dev/null; return; }
+	t1=$(now_us)
+	slab1=$(meminfo Slab) avail1=$(meminfo MemAvailable)
+	if ! is_driver c1 "$1"; then
+		ip link del group $GROUP_A
+		return
+	fi
+	t2a=$(now_us)
+	ip -batch "$OUT/ctl-b.batch" || { note "ctl: creating $CTL_TOTAL devices failed"; ip link del group $GROUP_B 2>/dev/null; ip link del group $GROUP_A; return; }
+	t2=$(now_us)
+	ip link del group $GROUP_B || note "ctl: deleting group $GROUP_B failed"
+	t3=$(now_us)
+	ip link del group $GROUP_A || note "ctl: deleting group $GROUP_A failed"
+	t4=$(now_us)
+	rec create.1000 "$1" "$2" "$(per_sec $CTL_A $((t1 - t0)))"
+	rec create.4096 "$1" "$2" "$(per_sec $CTL_TOTAL $((t1 - t0 + t2 - t2a)))"
+	rec delete.1000 "$1" "$2" "$(per_sec $CTL_A $((t4 - t3)))"
+	rec delete.4096 "$1" "$2" "$(per_sec $CTL_TOTAL $((t4 - t2)))"
+	rec mem.slab "$1" "$2" "$(ratio3 $((slab1 - slab0)) $CTL_A)"
+	rec mem.available "$1" "$2" "$(ratio3 $((avail0 - avail1)) $CTL_A)"
+}
+
+slot() { # drv rep
+	local fig t
+	for fig in rx fanout advert tx ctl; do
+		wants "$fig" || continue
+		t=$SECONDS
+		"bench_$fig" "$@"
+		say "$1: $fig took $((SECONDS - t)) s"
+	done
+}
+
+# --- set-up ---
+start=$SECONDS
+meta accelerator "${MVV_ACCEL:-unknown}"
+meta kernel "$(uname -r)"
+meta cpus "$(nproc)"
+meta reps "$REPS"
+meta seconds "$SECS"
+meta warmup "$WARM"
+meta pktgen_burst "$BURST"
+meta date "$(date -u +%Y-%m-%dT%H:%MZ)"
+say "accelerator: ${MVV_ACCEL:-unknown}; $REPS repetitions, ${SECS} s windows; figures: $ONLY"
+
+# No IPv6: no DAD or MLD frames from thousands of devices.
+sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+ip link set lo up
+ip link add vl0 type veth peer name vp0 || exit 1
+ip link set vl0 up && ip link set vp0 up || exit 1
+[ -w "$PG/pgctrl" ] || { echo "error: no $PG/pgctrl in this namespace" >&2; exit 1; }
+tc actions add action gact drop index $ACT_UPPER &&
+	tc_count_on vp0 $ACT_PEER || { echo "error: tc set-up failed" >&2; exit 1; }
+for ((i = 1; i <= CTL_A; i++)); do
+	echo "link add link vl0 name c$i group $GROUP_A type macvlan mode bridge"
+done > "$OUT/ctl-a.batch"
+for ((i = CTL_A + 1; i <= CTL_TOTAL; i++)); do
+	echo "link add link vl0 name c$i group $GROUP_B type macvlan mode bridge"
+done > "$OUT/ctl-b.batch"
+
+for ((rep = 1; rep <= REPS; rep++)); do
+	say "repetition $rep of $REPS ($((SECONDS - start)) s so far)"
+	wants rx && bench_limit "$rep"
+	order="c rust"
+	((rep % 2 == 0)) && order="rust c"
+	for drv in $order; do
+		if [ -d /sys/module/macvlan ] || [ -d /sys/module/macvlan_vrrp ]; then
+			note "a macvlan driver is still loaded; skipping $drv in repetition $rep"
+			continue
+		fi
+		if ! err=$(load "$drv" 2>&1); then
+			note "loading $(drv_name "$drv") failed: $err"
+			continue
+		fi
+		slot "$drv" "$rep"
+		err=$(unload "$drv" 2>&1) || note "rmmod $(drv_name "$drv") failed: $err"
+	done
+done
+
+cross_check tc:$ACT_UPPER tc -s -j actions get action gact index $ACT_UPPER
+cross_check tc:$ACT_PEER tc -s -j actions get action gact index $ACT_PEER
+
+splats=$(mvv_splats)
+if [ -n "$splats" ]; then
+	note "kernel splats during the run: $(echo "$splats" | head -n 3 | tr '\n' ' ')"
+	dmesg | grep -E -A20 "$MVV_SPLAT_RE" | head -n 60 | sed 's/^/# dmesg: /'
+fi
+mvv_bad_taint && note "kernel taint $(cat /proc/sys/kernel/tainted) has W or D"
+meta bench_seconds "$((SECONDS - start))"
+
+if ! "$BENCH" report --raw "$RAW" --out-dir "$OUT" > /dev/null; then
+	echo "error: mvv-bench report failed" >&2
+	exit 1
+fi
+for part in MD:results.md JSON:results.json SVG:fanout.svg RAW:raw.tsv; do
+	echo "MVV-BENCH-${part%%:*}-BEGIN"
+	cat "$OUT/${part#*:}"
+	echo "MVV-BENCH-${part%%:*}-END"
+done
+say "benchmark took $((SECONDS - start)) s in the guest"

@@ -1,0 +1,239 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! mvv-bench: the userspace half of `make bench`.
+//!
+//! - `rate`: packets per second of in-kernel counters (a tc action, an
+//!   nftables counter) over a window, read over netlink;
+//! - `inject`: VRRP advertisements into a device with AF_PACKET, measuring
+//!   counters over a window while it sends;
+//! - `report`: raw samples to results.md, results.json and fanout.svg.
+
+mod counter;
+mod inject;
+mod netlink;
+mod report;
+mod stats;
+mod svg;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::{Parser, Subcommand};
+
+use counter::{Counter, Spec};
+
+#[derive(Parser)]
+#[command(
+    name = "mvv-bench",
+    about = "make bench helpers (runs inside the test VM, and on the host for reports)"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Print the current value of counters (tc:INDEX, nft:FAMILY:TABLE:NAME)
+    Count {
+        #[arg(required = true, value_parser = Spec::parse)]
+        counters: Vec<Spec>,
+    },
+    /// Wait WARMUP seconds, then print "SPEC PACKETS SECONDS RATE" for each counter over a window
+    Rate {
+        #[arg(long, default_value_t = 0.3)]
+        warmup: f64,
+        #[arg(long, default_value_t = 1.0)]
+        seconds: f64,
+        #[arg(required = true, value_parser = Spec::parse)]
+        counters: Vec<Spec>,
+    },
+    /// Send VRRP adverts into DEV; print "offered SENT SECONDS RATE" and the counters' rates over the window
+    Inject {
+        /// The device to send into (the lower device's veth peer)
+        #[arg(long)]
+        dev: String,
+        /// Source MAC of the adverts (the VRRP virtual MAC)
+        #[arg(long, value_parser = parse_mac)]
+        src_mac: [u8; 6],
+        #[arg(long, default_value_t = 10)]
+        vrid: u8,
+        #[arg(long, default_value_t = 0.3)]
+        warmup: f64,
+        #[arg(long, default_value_t = 1.0)]
+        seconds: f64,
+        #[arg(value_parser = Spec::parse)]
+        counters: Vec<Spec>,
+    },
+    /// Turn raw samples into results.md, results.json and fanout.svg in OUT_DIR
+    Report {
+        #[arg(long)]
+        raw: PathBuf,
+        #[arg(long)]
+        out_dir: PathBuf,
+    },
+}
+
+fn parse_mac(s: &str) -> Result<[u8; 6], String> {
+    let parts: Vec<&str> = s.split(':').collect();
+    if parts.len() != 6 {
+        return Err(format!("{s}: expected six hex bytes separated by ':'"));
+    }
+    let mut mac = [0u8; 6];
+    for (b, p) in mac.iter_mut().zip(parts) {
+        *b = u8::from_str_radix(p, 16).map_err(|_| format!("{s}: bad hex byte {p:?}"))?;
+    }
+    Ok(mac)
+}
+
+fn open_all(specs: Vec<Spec>) -> Result<Vec<Counter>, String> {
+    specs
+        .into_iter()
+        .map(|s| Counter::open(s.clone()).map_err(|e| format!("{s}: {e}")))
+        .collect()
+}
+
+/// Reads every counter: (value, time of the read).
+fn sample(counters: &mut [Counter]) -> Result<Vec<(u64, Instant)>, String> {
+    counters
+        .iter_mut()
+        .map(|c| {
+            let t = Instant::now();
+            c.read()
+                .map(|v| (v, t))
+                .map_err(|e| format!("{}: {e}", c.spec))
+        })
+        .collect()
+}
+
+fn print_rates(counters: &[Counter], before: &[(u64, Instant)], after: &[(u64, Instant)]) {
+    for ((c, b), a) in counters.iter().zip(before).zip(after) {
+        let secs = a.1.duration_since(b.1).as_secs_f64();
+        let delta = a.0.saturating_sub(b.0);
+        println!(
+            "{} {} {:.6} {:.1}",
+            c.spec,
+            delta,
+            secs,
+            delta as f64 / secs
+        );
+    }
+}
+
+fn secs(s: f64) -> Duration {
+    Duration::from_secs_f64(s.max(0.0))
+}
+
+fn run(cli: Cli) -> Result<(), String> {
+    match cli.cmd {
+        Cmd::Count { counters } => {
+            let mut counters = open_all(counters)?;
+            let values = sample(&mut counters)?;
+            for (c, (v, _)) in counters.iter().zip(values) {
+                println!("{} {v}", c.spec);
+            }
+        }
+        Cmd::Rate {
+            warmup,
+            seconds,
+            counters,
+        } => {
+            let mut counters = open_all(counters)?;
+            std::thread::sleep(secs(warmup));
+            let before = sample(&mut counters)?;
+            std::thread::sleep(secs(seconds));
+            let after = sample(&mut counters)?;
+            print_rates(&counters, &before, &after);
+        }
+        Cmd::Inject {
+            dev,
+            src_mac,
+            vrid,
+            warmup,
+            seconds,
+            counters,
+        } => {
+            let mut counters = open_all(counters)?;
+            let injector = inject::Injector::open(&dev).map_err(|e| format!("{dev}: {e}"))?;
+            let frame = inject::advert_frame(src_mac, [10, 0, 0, 2], vrid, [10, 0, 0, 1]);
+            let stop = Arc::new(AtomicBool::new(false));
+            let sent = Arc::new(AtomicU64::new(0));
+            let sender = {
+                let (stop, sent) = (stop.clone(), sent.clone());
+                std::thread::spawn(move || injector.run(&frame, &stop, &sent))
+            };
+            std::thread::sleep(secs(warmup));
+            let s0 = (sent.load(Ordering::Relaxed), Instant::now());
+            let before = sample(&mut counters);
+            std::thread::sleep(secs(seconds));
+            let s1 = (sent.load(Ordering::Relaxed), Instant::now());
+            let after = sample(&mut counters);
+            stop.store(true, Ordering::Relaxed);
+            let errors = sender
+                .join()
+                .map_err(|_| "the sender thread panicked".to_string())?;
+            let (before, after) = (before?, after?);
+            let window = s1.1.duration_since(s0.1).as_secs_f64();
+            let offered = s1.0 - s0.0;
+            println!(
+                "offered {offered} {window:.6} {:.1}",
+                offered as f64 / window
+            );
+            print_rates(&counters, &before, &after);
+            if errors > 0 {
+                eprintln!("mvv-bench inject: {errors} sendmmsg calls failed");
+            }
+        }
+        Cmd::Report { raw, out_dir } => {
+            let text =
+                std::fs::read_to_string(&raw).map_err(|e| format!("{}: {e}", raw.display()))?;
+            let raw = report::Raw::parse(&text)?;
+            let rows: Vec<report::Row<'_>> = report::ROWS
+                .iter()
+                .map(|d| report::compute(&raw, d))
+                .collect();
+            std::fs::create_dir_all(&out_dir).map_err(|e| format!("{}: {e}", out_dir.display()))?;
+            let md = report::markdown(&raw, &rows);
+            let write = |name: &str, body: &str| {
+                let p = out_dir.join(name);
+                std::fs::write(&p, body).map_err(|e| format!("{}: {e}", p.display()))
+            };
+            write("results.md", &md)?;
+            write("results.json", &report::json(&raw, &rows))?;
+            write("fanout.svg", &svg::fanout(&raw))?;
+            print!("{md}");
+        }
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("mvv-bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn macs() {
+        assert_eq!(parse_mac("00:00:5e:00:01:0a"), Ok([0, 0, 0x5e, 0, 1, 10]));
+        assert!(parse_mac("00:00:5e:00:01").is_err());
+        assert!(parse_mac("00:00:5e:00:01:zz").is_err());
+    }
+}
