@@ -904,10 +904,10 @@ unsafe extern "C" fn rx_tramp<H: RxHandler>(pskb: *mut *mut bindings::sk_buff) -
         unsafe { *pskb = skb.into_raw() };
         return bindings::rx_handler_result_RX_HANDLER_PASS;
     };
+    // `rcu_dereference(dev->rx_handler_data)`: on the architectures the
+    // kernel supports with Rust, a volatile load orders like it.
     // SAFETY: the handler was registered with a `H::Data` that lives until
     // after `netdev_rx_handler_unregister` and a grace period.
-    // `rcu_dereference(dev->rx_handler_data)`; on the architectures the
-    // kernel supports with Rust, a volatile load orders like it.
     let data = unsafe { &*core::ptr::read_volatile(&(*dev.as_ptr()).rx_handler_data).cast::<H::Data>() };
     match H::handle(data, skb, rcu) {
         RxResult::Consumed => bindings::rx_handler_result_RX_HANDLER_CONSUMED,
