@@ -181,6 +181,19 @@ struct sk_buff *mvv_skb_dequeue(struct sk_buff_head *q)
 	return skb_dequeue(q);
 }
 
+void mvv_skb_queue_take_all(struct sk_buff_head *from, struct sk_buff_head *to)
+{
+	__skb_queue_head_init(to);
+	spin_lock_bh(&from->lock);
+	skb_queue_splice_tail_init(from, to);
+	spin_unlock_bh(&from->lock);
+}
+
+struct sk_buff *mvv___skb_dequeue(struct sk_buff_head *list)
+{
+	return __skb_dequeue(list);
+}
+
 void mvv_init_work(struct work_struct *work, work_func_t func)
 {
 	INIT_WORK(work, func);

@@ -62,6 +62,9 @@ void mvv_skb_queue_head_init(struct sk_buff_head *q);
 bool mvv_skb_queue_tail_limited(struct sk_buff_head *q, struct sk_buff *skb,
 				u32 limit);
 struct sk_buff *mvv_skb_dequeue(struct sk_buff_head *q);
+/* Initializes @to and moves all of @from into it under @from's lock. */
+void mvv_skb_queue_take_all(struct sk_buff_head *from, struct sk_buff_head *to);
+struct sk_buff *mvv___skb_dequeue(struct sk_buff_head *list);
 void mvv_init_work(struct work_struct *work, work_func_t func);
 bool mvv_queue_work_unbound(struct work_struct *work);
 

@@ -342,11 +342,16 @@ impl Port {
 
     fn dequeue(&self) -> Option<(Skb, Option<&MacvlanDev>)> {
         // SAFETY: the queue is initialized; dequeued skbs are ours.
-        let mut skb = unsafe { Skb::from_raw(bindings::mvv_skb_dequeue(self.bc_queue.get())) }?;
+        let skb = unsafe { Skb::from_raw(bindings::mvv_skb_dequeue(self.bc_queue.get())) }?;
+        Some(Self::queued_source(skb))
+    }
+
+    /// Splits a dequeued skb from the source device `enqueue` stored in it.
+    fn queued_source<'a>(mut skb: Skb) -> (Skb, Option<&'a MacvlanDev>) {
         let src = *skb.cb_word();
         // SAFETY: `enqueue` stored NULL or an upper device it holds a
         // reference to, released by the caller.
-        Some((skb, unsafe { src.cast::<MacvlanDev>().as_ref() }))
+        (skb, unsafe { src.cast::<MacvlanDev>().as_ref() })
     }
 
     fn purge_queue(&self) {
@@ -453,7 +458,15 @@ unsafe extern "C" fn process_broadcast(work: *mut bindings::work_struct) {
     // SAFETY: the work item is the `bc_work` of a live port (the port
     // cancels it before being freed).
     let port = unsafe { &*work.cast::<u8>().sub(offset).cast::<Port>() };
-    while let Some((skb, src)) = port.dequeue() {
+    // Take the whole queue under one lock, as the C driver does.
+    let batch = Opaque::<bindings::sk_buff_head>::uninit();
+    // SAFETY: `batch` stays in place until this function returns; the
+    // helper initializes it and moves the queued skbs into it.
+    unsafe { bindings::mvv_skb_queue_take_all(port.bc_queue.get(), batch.get()) };
+    // SAFETY: `batch` is initialized and private to this function; its skbs
+    // are ours.
+    let next = || unsafe { Skb::from_raw(bindings::mvv___skb_dequeue(batch.get())) };
+    while let Some((skb, src)) = next().map(Port::queued_source) {
         {
             let guard = RcuGuard::new();
             crate::rx::multicast_rx(port, src, &skb, guard.token());
