@@ -1122,6 +1122,23 @@ impl Env {
 
     // ---- 3. faults ------------------------------------------------------
 
+    /// Which of `names` still exist in the DUT namespace, as failure lines.
+    async fn still_existing(&self, names: &[&str], after: &str) -> Result<Vec<String>, String> {
+        let mut f = Vec::new();
+        for n in names {
+            if self
+                .ndut
+                .link_by_name(n)
+                .await
+                .map_err(err("RTM_GETLINK"))?
+                .is_some()
+            {
+                f.push(format!("{n} still exists after {after}"));
+            }
+        }
+        Ok(f)
+    }
+
     async fn lower_delete(&self, drv: Drv, obs: &mut Obs) -> Result<(), String> {
         self.ndut
             .link_add(veth_msg("fl0", "fl1"))
@@ -1140,18 +1157,9 @@ impl Env {
         }
         let fl0 = index(&self.ndut, "fl0").await?;
         self.ndut.link_del(fl0).await.map_err(err("deleting fl0"))?;
-        let mut f = Vec::new();
-        for n in ["fu1", "fu2", "fl0", "fl1"] {
-            if self
-                .ndut
-                .link_by_name(n)
-                .await
-                .map_err(err("RTM_GETLINK"))?
-                .is_some()
-            {
-                f.push(format!("{n} still exists after deleting fl0"));
-            }
-        }
+        let f = self
+            .still_existing(&["fu1", "fu2", "fl0", "fl1"], "deleting fl0")
+            .await?;
         if f.is_empty() {
             Ok(())
         } else {
@@ -1223,18 +1231,7 @@ impl Env {
         if !r.success {
             return Err(format!("rmmod {}: {}", drv.module(), r.summary()));
         }
-        let mut f = Vec::new();
-        for n in ["ru1", "ru2"] {
-            if self
-                .ndut
-                .link_by_name(n)
-                .await
-                .map_err(err("RTM_GETLINK"))?
-                .is_some()
-            {
-                f.push(format!("{n} still exists after rmmod"));
-            }
-        }
+        let mut f = self.still_existing(&["ru1", "ru2"], "rmmod").await?;
         self.ndut
             .link_add(bridge_msg("pbr"))
             .await
