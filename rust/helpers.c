@@ -64,6 +64,11 @@ void mvv_dev_addr_set(struct net_device *dev, const u8 *addr)
 	dev_addr_set(dev, addr);
 }
 
+void mvv_eth_hw_addr_inherit(struct net_device *dst, struct net_device *src)
+{
+	eth_hw_addr_inherit(dst, src);
+}
+
 bool mvv_netdev_dismantle(const struct net_device *dev)
 {
 	return dev->dismantle;

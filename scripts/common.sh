@@ -13,31 +13,74 @@ MVV_BINDGEN=${MVV_BINDGEN:-$(command -v bindgen || echo "$HOME/.cargo/bin/bindge
 MVV_VNG_VERSION=1.42
 MVV_KERNEL_PKG=linux-source-6.12
 
+# The kernel's compiler: clang of the LLVM major that rustc uses (Rust with
+# KASAN needs CC_IS_CLANG), named in the kernel's versioned form (LLVM=-19).
+MVV_LLVM_MAJOR=${MVV_LLVM_MAJOR:-19}
+MVV_LLVM=-$MVV_LLVM_MAJOR
+MVV_LIBCLANG_PATH=${MVV_LIBCLANG_PATH:-/usr/lib/llvm-$MVV_LLVM_MAJOR/lib}
+
+# Kernel flavours: debug (make check, make demo) and release (make bench).
+MVV_KERNEL_FLAVOUR=${MVV_KERNEL_FLAVOUR:-debug}
+
+# Debian source packages built with the project's patches.
+MVV_IPROUTE2_VERSION=6.1.0-3
+
 MVV_CACHE=${MVV_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/macvlan-vrrp}
 MVV_JOBS=${MVV_JOBS:-$(( $(nproc) + 1 ))}
 
 die() { echo "error: $*" >&2; exit 1; }
 note() { echo ">>> $*" >&2; }
 
-mvv_kernel_make_vars() {
-	echo "RUSTC=$MVV_RUSTC RUSTDOC=$MVV_RUSTDOC BINDGEN=$MVV_BINDGEN"
+# Downloads the Debian bookworm source package NAME=VERSION into DIR
+# through a private apt configuration under the cache (its own deb-src list
+# and lists directory), leaving the system's apt sources untouched.
+mvv_apt_source() { # name version dir
+	local name=$1 version=$2 dir=$3 apt="$MVV_CACHE/apt"
+	[ -f "$dir/${name}_$version.dsc" ] && return 0
+	mkdir -p "$apt/lists/partial" "$dir"
+	echo "deb-src http://deb.debian.org/debian bookworm main" > "$apt/sources.list"
+	local opts=(-o "Dir::Etc::sourcelist=$apt/sources.list" -o Dir::Etc::sourceparts=-
+		-o "Dir::State::Lists=$apt/lists" -o "Dir::Cache=$apt/cache" -o APT::Sandbox::User=root)
+	note "apt: fetching the source package $name $version (private deb-src list under $apt)"
+	apt-get "${opts[@]}" -qq update >/dev/null ||
+		die "apt-get update with the private deb-src list failed (network?)"
+	(cd "$dir" && apt-get "${opts[@]}" -qq source --download-only "$name=$version" >/dev/null) ||
+		die "apt-get source $name=$version failed"
 }
 
-# The cache key: kernel source version, config fragment, toolchain versions.
-mvv_kernel_key() {
-	local srcver
+mvv_kernel_make_vars() {
+	echo "LLVM=$MVV_LLVM RUSTC=$MVV_RUSTC RUSTDOC=$MVV_RUSTDOC BINDGEN=$MVV_BINDGEN"
+}
+
+# The config fragments of a flavour, in the order they are applied.
+mvv_kernel_fragments() { # flavour
+	case "$1" in
+	release) echo "$MVV_TOP/kernel/vrrp.config" ;;
+	debug) echo "$MVV_TOP/kernel/vrrp.config $MVV_TOP/kernel/debug.config" ;;
+	*) die "unknown kernel flavour '$1' (debug or release)" ;;
+	esac
+}
+
+# The cache key: flavour, kernel source version, config fragments, and the
+# versions of every tool that goes into the build.
+mvv_kernel_key() { # [flavour]
+	local flavour=${1:-$MVV_KERNEL_FLAVOUR} srcver f
 	srcver=$(dpkg-query -W -f='${Version}' "$MVV_KERNEL_PKG" 2>/dev/null) ||
 		die "$MVV_KERNEL_PKG is not installed; run scripts/setup"
 	{
-		echo "$srcver"
-		sha256sum "$MVV_TOP/kernel/vrrp.config" | cut -d' ' -f1
+		echo "$flavour $srcver"
+		for f in $(mvv_kernel_fragments "$flavour"); do
+			sha256sum "$f" | cut -d' ' -f1
+		done
 		"$MVV_RUSTC" --version
 		"$MVV_BINDGEN" --version
-		gcc --version | head -n1
-	} | sha256sum | cut -c1-12 | sed "s/^/${srcver%%-*}-/"
+		"clang$MVV_LLVM" --version | head -n1
+		"ld.lld$MVV_LLVM" --version | head -n1
+		echo "libclang $MVV_LIBCLANG_PATH"
+	} | sha256sum | cut -c1-12 | sed "s/^/$flavour-${srcver%%-*}-/"
 }
 
 # KDIR of the cached kernel build for the current key.
-mvv_kdir() {
-	echo "$MVV_CACHE/kernel/$(mvv_kernel_key)/linux"
+mvv_kdir() { # [flavour]
+	echo "$MVV_CACHE/kernel/$(mvv_kernel_key "${1:-}")/linux"
 }

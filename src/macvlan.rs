@@ -8,7 +8,9 @@ use crate::net::bindings;
 use crate::net::device::NetDevice;
 use crate::net::errno::{EADDRINUSE, EADDRNOTAVAIL, EOPNOTSUPP};
 use crate::net::ether::MacAddr;
-use crate::net::link::{Link, LinkVTables, NetdevNotifier, TxResult, UnregisterBatch, UnregisterQueue, Upper};
+use crate::net::link::{
+    Link, LinkVTables, NetdevNotifier, TxStatus, UnregisterBatch, UnregisterQueue, Upper,
+};
 use crate::net::netlink::{nla_total_size, Attr, Attrs, ExtAck, NlMsg};
 use crate::net::skb::Skb;
 use crate::net::stats::PcpuStats;
@@ -161,10 +163,19 @@ fn prepare_sources(
     dev_mode: u32,
     extack: &mut ExtAck<'_>,
 ) -> Result<SourcePlan> {
-    let Some(d) = data else { return Ok(SourcePlan::Nothing) };
-    let Some(a) = d.get(attr::MACADDR_MODE) else { return Ok(SourcePlan::Nothing) };
+    let Some(d) = data else {
+        return Ok(SourcePlan::Nothing);
+    };
+    let Some(a) = d.get(attr::MACADDR_MODE) else {
+        return Ok(SourcePlan::Nothing);
+    };
     if dev_mode != mode::SOURCE {
-        reject(extack, c_str!("MACADDR_MODE is only valid in source mode"), Some(a), EINVAL)?;
+        reject(
+            extack,
+            c_str!("MACADDR_MODE is only valid in source mode"),
+            Some(a),
+            EINVAL,
+        )?;
     }
     SourcePlan::prepare(rtnl, port, vlan, a.u32(), d).inspect_err(|e| {
         if *e == EINVAL {
@@ -228,10 +239,20 @@ impl Link for Macvlan {
     fn validate(tb: Attrs<'_>, data: Option<Attrs<'_>>, extack: &mut ExtAck<'_>) -> Result {
         if let Some(a) = tb.get(bindings::IFLA_ADDRESS) {
             let Some(addr) = MacAddr::from_slice(a.bytes()) else {
-                return reject(extack, c_str!("invalid link address length"), Some(a), EINVAL);
+                return reject(
+                    extack,
+                    c_str!("invalid link address length"),
+                    Some(a),
+                    EINVAL,
+                );
             };
             if !addr.is_valid_unicast() {
-                return reject(extack, c_str!("link address must be a valid unicast MAC"), Some(a), EADDRNOTAVAIL());
+                return reject(
+                    extack,
+                    c_str!("link address must be a valid unicast MAC"),
+                    Some(a),
+                    EADDRNOTAVAIL(),
+                );
             }
         }
         let Some(d) = data else { return Ok(()) };
@@ -260,25 +281,42 @@ impl Link for Macvlan {
                 return reject(extack, c_str!("invalid MACADDR length"), Some(a), EINVAL);
             };
             if !addr.is_valid_unicast() {
-                return reject(extack, c_str!("MACADDR must be a valid unicast MAC"), Some(a), EADDRNOTAVAIL());
+                return reject(
+                    extack,
+                    c_str!("MACADDR must be a valid unicast MAC"),
+                    Some(a),
+                    EADDRNOTAVAIL(),
+                );
             }
         }
         if let Some(a) = d.get(attr::MACADDR_DATA) {
-            for item in a.nested() {
-                let Ok((ty, payload)) = item else {
-                    return reject(extack, c_str!("malformed MACADDR_DATA"), Some(a), EINVAL);
-                };
+            for (ty, payload) in a.nested() {
                 let addr = MacAddr::from_slice(payload);
                 if u32::from(ty) != attr::MACADDR || addr.is_none() {
-                    return reject(extack, c_str!("MACADDR_DATA holds only 6-byte MACADDR attributes"), Some(a), EINVAL);
+                    return reject(
+                        extack,
+                        c_str!("MACADDR_DATA holds only 6-byte MACADDR attributes"),
+                        Some(a),
+                        EINVAL,
+                    );
                 }
                 if !addr.is_some_and(|m| m.is_valid_unicast()) {
-                    return reject(extack, c_str!("MACADDR_DATA holds an invalid MAC"), Some(a), EADDRNOTAVAIL());
+                    return reject(
+                        extack,
+                        c_str!("MACADDR_DATA holds an invalid MAC"),
+                        Some(a),
+                        EADDRNOTAVAIL(),
+                    );
                 }
             }
         }
         if let Some(a) = d.get(attr::MACADDR_COUNT) {
-            return reject(extack, c_str!("MACADDR_COUNT is read-only"), Some(a), EINVAL);
+            return reject(
+                extack,
+                c_str!("MACADDR_COUNT is read-only"),
+                Some(a),
+                EINVAL,
+            );
         }
         Ok(())
     }
@@ -293,7 +331,12 @@ impl Link for Macvlan {
     ) -> Result {
         let dev = up.dev();
         let Some(link) = tb.get(bindings::IFLA_LINK) else {
-            return reject(extack, c_str!("a lower device (link) is required"), None, EINVAL);
+            return reject(
+                extack,
+                c_str!("a lower device (link) is required"),
+                None,
+                EINVAL,
+            );
         };
         // CAST: interface indexes are positive `int`s.
         // SAFETY: `src_net` is the request's netns, valid under RTNL.
@@ -310,17 +353,32 @@ impl Link for Macvlan {
         let vlan_mode = req.mode.unwrap_or(mode::VEPA);
         if vlan_mode != mode::SOURCE {
             if let Some(a) = data.and_then(|d| d.get(attr::MACADDR_MODE)) {
-                return reject(extack, c_str!("MACADDR_MODE is only valid in source mode"), Some(a), EINVAL);
+                return reject(
+                    extack,
+                    c_str!("MACADDR_MODE is only valid in source mode"),
+                    Some(a),
+                    EINVAL,
+                );
             }
         }
 
         if tb.has(bindings::IFLA_MTU) {
             if dev.mtu() > lower.mtu() {
-                return reject(extack, c_str!("MTU is larger than the lower device's"), tb.get(bindings::IFLA_MTU), EINVAL);
+                return reject(
+                    extack,
+                    c_str!("MTU is larger than the lower device's"),
+                    tb.get(bindings::IFLA_MTU),
+                    EINVAL,
+                );
             }
             dev.init_mtu(rtnl, None, bindings::ETH_MIN_MTU, lower.max_mtu());
         } else {
-            dev.init_mtu(rtnl, Some(lower.mtu()), bindings::ETH_MIN_MTU, lower.max_mtu());
+            dev.init_mtu(
+                rtnl,
+                Some(lower.mtu()),
+                bindings::ETH_MIN_MTU,
+                lower.max_mtu(),
+            );
         }
         if !tb.has(bindings::IFLA_ADDRESS) {
             dev.set_random_addr(rtnl);
@@ -331,16 +389,32 @@ impl Link for Macvlan {
             None => match Port::create(rtnl, lower) {
                 Ok(p) => (p, true),
                 Err(e) if e == EBUSY => {
-                    return reject(extack, c_str!("lower device has another rx handler (bridge, bond, or the C macvlan?)"), Some(link), EBUSY)
+                    return reject(
+                        extack,
+                        c_str!(
+                            "lower device has another rx handler (bridge, bond, or the C macvlan?)"
+                        ),
+                        Some(link),
+                        EBUSY,
+                    )
                 }
-                Err(e) => return reject(extack, c_str!("lower device cannot carry macvlans"), Some(link), e),
+                Err(e) => {
+                    return reject(
+                        extack,
+                        c_str!("lower device cannot carry macvlans"),
+                        Some(link),
+                        e,
+                    )
+                }
             },
         };
         let fail = |err: Error| -> Result {
             // A failed `register_netdevice` runs `ndo_uninit`, which may
             // already have destroyed the port: look it up again.
             if created {
-                if let Some(p) = Port::of(rtnl, lower).filter(|p| p.count.load(Ordering::Relaxed) == 0) {
+                if let Some(p) =
+                    Port::of(rtnl, lower).filter(|p| p.count.load(Ordering::Relaxed) == 0)
+                {
                     // SAFETY: no upper device uses the new port.
                     unsafe { p.destroy(rtnl) };
                 }
@@ -352,11 +426,17 @@ impl Link for Macvlan {
             Err(err)
         };
         if port.is_passthru() {
-            extack.set(c_str!("lower device already has a passthru macvlan"), Some(link));
+            extack.set(
+                c_str!("lower device already has a passthru macvlan"),
+                Some(link),
+            );
             return fail(EINVAL);
         }
         if vlan_mode == mode::PASSTHRU && port.count.load(Ordering::Relaxed) > 0 {
-            extack.set(c_str!("passthru mode needs a lower device without other macvlans"), Some(link));
+            extack.set(
+                c_str!("passthru mode needs a lower device without other macvlans"),
+                Some(link),
+            );
             return fail(EINVAL);
         }
 
@@ -367,13 +447,18 @@ impl Link for Macvlan {
         };
         vlan.dev.store(dev.as_ptr(), Ordering::Relaxed);
         vlan.lower.store(lower.as_ptr(), Ordering::Relaxed);
-        vlan.port.store(core::ptr::from_ref(port).cast_mut(), Ordering::Relaxed);
+        vlan.port
+            .store(core::ptr::from_ref(port).cast_mut(), Ordering::Relaxed);
         vlan.mode.store(vlan_mode, Ordering::Relaxed);
-        vlan.flags.store(u32::from(req.flags.unwrap_or(0)), Ordering::Relaxed);
-        vlan.bc_queue_len_req.store(req.bc_queue_len.unwrap_or(port::DEFAULT_BC_QUEUE_LEN), Ordering::Relaxed);
+        vlan.flags
+            .store(u32::from(req.flags.unwrap_or(0)), Ordering::Relaxed);
+        vlan.bc_queue_len_req.store(
+            req.bc_queue_len.unwrap_or(port::DEFAULT_BC_QUEUE_LEN),
+            Ordering::Relaxed,
+        );
         if vlan_mode == mode::PASSTHRU {
             port.set_passthru(rtnl);
-            dev.set_addr(rtnl, &lower.addr());
+            dev.inherit_addr(rtnl, lower);
         }
         if let Some(cutoff) = req.bc_cutoff {
             Self::apply_bc_cutoff(port, cutoff);
@@ -409,15 +494,25 @@ impl Link for Macvlan {
         let new_mode = req.mode.unwrap_or(cur_mode);
         // Validate everything before changing anything.
         if (cur_mode == mode::PASSTHRU) != (new_mode == mode::PASSTHRU) {
-            return reject(extack, c_str!("cannot change to or from passthru mode"), data.and_then(|d| d.get(attr::MODE)), EINVAL);
+            return reject(
+                extack,
+                c_str!("cannot change to or from passthru mode"),
+                data.and_then(|d| d.get(attr::MODE)),
+                EINVAL,
+            );
         }
         let sources = prepare_sources(rtnl, port, vlan, data, new_mode, extack)?;
 
         // The one step that can fail comes first.
         if let Some(flags) = req.flags {
             let changed = flags ^ vlan.flags();
-            if cur_mode == mode::PASSTHRU && changed & mode::FLAG_NOPROMISC != 0 && up.dev().is_up() {
-                let inc = if flags & mode::FLAG_NOPROMISC != 0 { -1 } else { 1 };
+            if cur_mode == mode::PASSTHRU && changed & mode::FLAG_NOPROMISC != 0 && up.dev().is_up()
+            {
+                let inc = if flags & mode::FLAG_NOPROMISC != 0 {
+                    -1
+                } else {
+                    1
+                };
                 vlan.lower().set_promiscuity(rtnl, inc)?;
             }
             vlan.flags.store(u32::from(flags), Ordering::Relaxed);
@@ -450,7 +545,11 @@ impl Link for Macvlan {
 
     fn info_size(up: &Upper<Self>) -> usize {
         let macs = up.state().macaddr_count.load(Ordering::Relaxed) as usize;
-        let macs_size = if macs == 0 { 0 } else { nla_total_size(0) + macs * nla_total_size(6) };
+        let macs_size = if macs == 0 {
+            0
+        } else {
+            nla_total_size(0) + macs * nla_total_size(6)
+        };
         nla_total_size(4) // MODE
             + nla_total_size(2) // FLAGS
             + nla_total_size(4) // MACADDR_COUNT
@@ -469,11 +568,19 @@ impl Link for Macvlan {
         msg.put_u32(attr::MACADDR_COUNT, macs)?;
         if macs > 0 {
             msg.nest(attr::MACADDR_DATA, |msg| {
-                port.sources.addrs_of(vlan).try_for_each(|a| msg.put_bytes(attr::MACADDR, &a.0))
+                port.sources
+                    .addrs_of(vlan)
+                    .try_for_each(|a| msg.put_bytes(attr::MACADDR, &a.0))
             })?;
         }
-        msg.put_u32(attr::BC_QUEUE_LEN, vlan.bc_queue_len_req.load(Ordering::Relaxed))?;
-        msg.put_u32(attr::BC_QUEUE_LEN_USED, port.bc_queue_len_used.load(Ordering::Relaxed))?;
+        msg.put_u32(
+            attr::BC_QUEUE_LEN,
+            vlan.bc_queue_len_req.load(Ordering::Relaxed),
+        )?;
+        msg.put_u32(
+            attr::BC_QUEUE_LEN_USED,
+            port.bc_queue_len_used.load(Ordering::Relaxed),
+        )?;
         let cutoff = port.bc_cutoff.load(Ordering::Relaxed);
         if cutoff != port::DEFAULT_BC_CUTOFF {
             msg.put_s32(attr::BC_CUTOFF, cutoff)?;
@@ -583,31 +690,32 @@ impl Link for Macvlan {
         port.hash_del(rtnl, vlan, &addr, !dev.is_dismantling());
     }
 
-    fn start_xmit(up: &Upper<Self>, mut skb: Skb, rcu: Rcu<'_>) -> TxResult {
+    fn start_xmit(up: &Upper<Self>, mut skb: Skb, rcu: Rcu<'_>) -> TxStatus {
         let vlan = up.state();
         let port = vlan.port();
         let len = skb.len();
         if vlan.mode() == mode::BRIDGE {
-            if let Some((dest, _)) = skb.eth_addrs() {
+            // The header at `skb->data`, as the C driver reads it: paths that
+            // bypass the qdisc layer may leave the MAC header unset.
+            if let Some((dest, _)) = skb.tx_eth_addrs() {
                 if dest.is_multicast() {
                     skb.reset_mac_header();
                     rx::bridge_flood(port, &skb, vlan, rcu);
-                } else if port.lookup(&dest, rcu).is_some_and(|d| d.mode() == mode::BRIDGE) {
-                    // Through the lower device first, for its taps.
-                    let sent = skb.forward_to(vlan.lower());
-                    vlan.stats.count_tx(len, sent);
-                    return if sent { TxResult::Sent } else { TxResult::Dropped };
+                } else if port
+                    .lookup(&dest, rcu)
+                    .is_some_and(|d| d.mode() == mode::BRIDGE)
+                {
+                    // Through the lower device first, for its taps. Counted
+                    // as sent whatever the local delivery did, as C does.
+                    let _ = skb.forward_to(vlan.lower());
+                    vlan.stats.count_tx(len, true);
+                    return TxStatus::SUCCESS;
                 }
             }
         }
-        let ret = skb.xmit_on(vlan.lower());
-        let sent = ret == bindings::NET_XMIT_SUCCESS as i32 || ret == bindings::NET_XMIT_CN as i32;
-        vlan.stats.count_tx(len, sent);
-        if sent {
-            TxResult::Sent
-        } else {
-            TxResult::Dropped
-        }
+        let status = TxStatus::from_xmit(skb.xmit_on(vlan.lower()));
+        vlan.stats.count_tx(len, status.is_sent());
+        status
     }
 
     fn change_mtu(rtnl: Rtnl<'_>, up: &Upper<Self>, mtu: u32) -> Result {
@@ -636,8 +744,11 @@ impl Link for Macvlan {
     fn set_rx_mode(up: &Upper<Self>) {
         let dev = up.dev();
         let vlan = up.state();
-        let all = dev.flags() & (bindings::net_device_flags_IFF_PROMISC | bindings::net_device_flags_IFF_ALLMULTI) != 0;
-        vlan.mc_filter.store(compute_filter(dev, all, vlan.hash_mix(), |_| true));
+        let all = dev.flags()
+            & (bindings::net_device_flags_IFF_PROMISC | bindings::net_device_flags_IFF_ALLMULTI)
+            != 0;
+        vlan.mc_filter
+            .store(compute_filter(dev, all, vlan.hash_mix(), |_| true));
         dev.sync_addr_lists_to(vlan.lower());
         vlan.port().recompute_filters();
     }
@@ -650,18 +761,28 @@ impl Link for Macvlan {
         }
         let flags = dev.flags();
         if change & bindings::net_device_flags_IFF_ALLMULTI != 0 {
-            let inc = if flags & bindings::net_device_flags_IFF_ALLMULTI != 0 { 1 } else { -1 };
+            let inc = if flags & bindings::net_device_flags_IFF_ALLMULTI != 0 {
+                1
+            } else {
+                -1
+            };
             let _ = vlan.lower().set_allmulti(rtnl, inc);
         }
         if !vlan.port().is_passthru() && change & bindings::net_device_flags_IFF_PROMISC != 0 {
-            let inc = if flags & bindings::net_device_flags_IFF_PROMISC != 0 { 1 } else { -1 };
+            let inc = if flags & bindings::net_device_flags_IFF_PROMISC != 0 {
+                1
+            } else {
+                -1
+            };
             let _ = vlan.lower().set_promiscuity(rtnl, inc);
         }
     }
 
     fn fix_features(up: &Upper<Self>, features: u64) -> u64 {
         // SAFETY: both devices are valid; called under RTNL.
-        unsafe { bindings::mvv_fix_features(up.dev().as_ptr(), up.state().lower().as_ptr(), features) }
+        unsafe {
+            bindings::mvv_fix_features(up.dev().as_ptr(), up.state().lower().as_ptr(), features)
+        }
     }
 
     fn stats64(up: &Upper<Self>, out: &mut bindings::rtnl_link_stats64) {
@@ -676,18 +797,12 @@ impl Link for Macvlan {
         if u32::from(flags) & bindings::NLM_F_REPLACE != 0 {
             return Err(EOPNOTSUPP());
         }
-        if addr.0 == [0; 6] {
-            return Err(EINVAL);
-        }
         up.dev().addr_add_excl(rtnl, &addr)
     }
 
     fn fdb_del(rtnl: Rtnl<'_>, up: &Upper<Self>, addr: MacAddr) -> Result {
         if !up.state().port().is_passthru() && !addr.is_multicast() {
             return Err(EOPNOTSUPP());
-        }
-        if addr.0 == [0; 6] {
-            return Err(EINVAL);
         }
         up.dev().addr_del(rtnl, &addr)
     }
@@ -713,7 +828,9 @@ impl NetdevNotifier for LowerNotifier {
             return bindings::NOTIFY_DONE as i32;
         };
         match event {
-            bindings::netdev_cmd_NETDEV_UP | bindings::netdev_cmd_NETDEV_DOWN | bindings::netdev_cmd_NETDEV_CHANGE => {
+            bindings::netdev_cmd_NETDEV_UP
+            | bindings::netdev_cmd_NETDEV_DOWN
+            | bindings::netdev_cmd_NETDEV_CHANGE => {
                 for vlan in port.uppers() {
                     dev.transfer_operstate_to(rtnl, vlan.dev());
                 }
@@ -721,7 +838,9 @@ impl NetdevNotifier for LowerNotifier {
             bindings::netdev_cmd_NETDEV_FEAT_CHANGE => {
                 for vlan in port.uppers() {
                     // SAFETY: both devices are valid; RTNL is held.
-                    unsafe { bindings::mvv_inherit_tso_max_and_update(vlan.dev().as_ptr(), dev.as_ptr()) };
+                    unsafe {
+                        bindings::mvv_inherit_tso_max_and_update(vlan.dev().as_ptr(), dev.as_ptr())
+                    };
                 }
             }
             bindings::netdev_cmd_NETDEV_CHANGEMTU => {
@@ -735,7 +854,9 @@ impl NetdevNotifier for LowerNotifier {
                 if !port.is_passthru() {
                     return bindings::NOTIFY_DONE as i32;
                 }
-                let first = port.first_upper().and_then(|v| Upper::<Macvlan>::try_from_dev(v.dev()));
+                let first = port
+                    .first_upper()
+                    .and_then(|v| Upper::<Macvlan>::try_from_dev(v.dev()));
                 if let Some(up) = first {
                     if Macvlan::sync_address(rtnl, up, dev.addr()).is_err() {
                         return bindings::NOTIFY_BAD as i32;

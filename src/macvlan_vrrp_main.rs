@@ -57,4 +57,3 @@ impl kernel::Module for MacvlanVrrpModule {
         })
     }
 }
-

@@ -194,7 +194,8 @@ impl Port {
 
     /// Remembers the lower device's current address as its own.
     pub(crate) fn save_perm_addr(&self, _rtnl: Rtnl<'_>) {
-        self.perm_addr.store(pack(&self.lower().addr()), Ordering::Relaxed);
+        self.perm_addr
+            .store(pack(&self.lower().addr()), Ordering::Relaxed);
     }
 
     /// Whether a passthru device owns the port.
@@ -213,7 +214,11 @@ impl Port {
     }
 
     /// Like [`Port::lookup`], under RTNL.
-    pub(crate) fn lookup_rtnl<'a>(&'a self, addr: &MacAddr, _rtnl: Rtnl<'a>) -> Option<&'a MacvlanDev> {
+    pub(crate) fn lookup_rtnl<'a>(
+        &'a self,
+        addr: &MacAddr,
+        _rtnl: Rtnl<'a>,
+    ) -> Option<&'a MacvlanDev> {
         self.chain(eth_hash(addr)).find(|v| v.dev().addr() == *addr)
     }
 
@@ -247,7 +252,10 @@ impl Port {
     /// Whether `addr` is taken by the lower device or an open upper device
     /// (`macvlan_addr_busy`).
     pub(crate) fn addr_busy(&self, rtnl: Rtnl<'_>, addr: &MacAddr) -> bool {
-        if !self.is_passthru() && !self.addr_change.load(Ordering::Relaxed) && self.lower().addr() == *addr {
+        if !self.is_passthru()
+            && !self.addr_change.load(Ordering::Relaxed)
+            && self.lower().addr() == *addr
+        {
             return true;
         }
         self.lookup_rtnl(addr, rtnl).is_some()
@@ -256,7 +264,8 @@ impl Port {
     /// Publishes `vlan` in the hash under its current address.
     pub(crate) fn hash_add(&self, _rtnl: Rtnl<'_>, vlan: &MacvlanDev) {
         let head = &self.hash[eth_hash(&vlan.dev().addr())];
-        vlan.hash_next.store(head.load(Ordering::Relaxed), Ordering::Relaxed);
+        vlan.hash_next
+            .store(head.load(Ordering::Relaxed), Ordering::Relaxed);
         // Release: readers that see `vlan` see its fields and `next`.
         head.store(core::ptr::from_ref(vlan).cast_mut(), Ordering::Release);
     }
@@ -274,7 +283,8 @@ impl Port {
 
     /// Appends `vlan` to the list of all upper devices.
     pub(crate) fn list_add(&self, _rtnl: Rtnl<'_>, vlan: &MacvlanDev) {
-        vlan.list_next.store(core::ptr::null_mut(), Ordering::Relaxed);
+        vlan.list_next
+            .store(core::ptr::null_mut(), Ordering::Relaxed);
         let mut slot = &self.uppers;
         loop {
             let cur = slot.load(Ordering::Relaxed);
@@ -295,7 +305,11 @@ impl Port {
     /// Recomputes the queue length used: the largest one requested
     /// (`update_port_bc_queue_len`).
     pub(crate) fn update_bc_queue_len(&self, _rtnl: Rtnl<'_>) {
-        let max = self.uppers().map(|v| v.bc_queue_len_req.load(Ordering::Relaxed)).max().unwrap_or(0);
+        let max = self
+            .uppers()
+            .map(|v| v.bc_queue_len_req.load(Ordering::Relaxed))
+            .max()
+            .unwrap_or(0);
         self.bc_queue_len_used.store(max, Ordering::Relaxed);
     }
 
@@ -303,13 +317,17 @@ impl Port {
     /// (`macvlan_set_mac_lists` and `macvlan_recompute_bc_filter`).
     pub(crate) fn recompute_filters(&self) {
         let lower = self.lower();
-        let all = lower.flags() & (bindings::net_device_flags_IFF_PROMISC | bindings::net_device_flags_IFF_ALLMULTI) != 0;
+        let all = lower.flags()
+            & (bindings::net_device_flags_IFF_PROMISC | bindings::net_device_flags_IFF_ALLMULTI)
+            != 0;
         let cutoff = self.bc_cutoff.load(Ordering::Relaxed);
-        self.mc_filter.store(compute_filter(lower, all, 0, |synced| synced > 0));
+        self.mc_filter
+            .store(compute_filter(lower, all, 0, |synced| synced > 0));
         if cutoff < 0 {
             self.bc_filter.store([0; 4]);
         } else {
-            self.bc_filter.store(compute_filter(lower, all, 0, |synced| synced > cutoff));
+            self.bc_filter
+                .store(compute_filter(lower, all, 0, |synced| synced > cutoff));
         }
     }
 
@@ -320,14 +338,17 @@ impl Port {
             self.lower().count_rx_dropped();
             return;
         };
-        *nskb.cb_word() = src.map_or(core::ptr::null_mut(), |s| core::ptr::from_ref(s).cast_mut().cast());
+        *nskb.cb_word() = src.map_or(core::ptr::null_mut(), |s| {
+            core::ptr::from_ref(s).cast_mut().cast()
+        });
         if let Some(s) = src {
             s.dev().hold_raw();
         }
         let raw = nskb.into_raw();
         let limit = self.bc_queue_len_used.load(Ordering::Relaxed);
         // SAFETY: the queue is initialized; on success it owns `raw`.
-        let queued = unsafe { bindings::mvv_skb_queue_tail_limited(self.bc_queue.get(), raw, limit) };
+        let queued =
+            unsafe { bindings::mvv_skb_queue_tail_limited(self.bc_queue.get(), raw, limit) };
         // SAFETY: the work item is initialized; the port outlives it.
         unsafe { bindings::mvv_queue_work_unbound(self.bc_work.get()) };
         if !queued {
@@ -393,14 +414,22 @@ impl<'a> Iterator for Chain<'a> {
         // one stays valid until a grace period after unregistration, which
         // the reader's RCU section or RTNL excludes.
         let cur = unsafe { self.next.as_ref() }?;
-        let link = if self.via_list { &cur.list_next } else { &cur.hash_next };
+        let link = if self.via_list {
+            &cur.list_next
+        } else {
+            &cur.hash_next
+        };
         self.next = link.load(Ordering::Acquire);
         Some(cur)
     }
 }
 
 /// Removes `vlan` from the chain that starts at `head`.
-fn unlink(head: &AtomicPtr<MacvlanDev>, vlan: &MacvlanDev, next: impl Fn(&MacvlanDev) -> &AtomicPtr<MacvlanDev>) {
+fn unlink(
+    head: &AtomicPtr<MacvlanDev>,
+    vlan: &MacvlanDev,
+    next: impl Fn(&MacvlanDev) -> &AtomicPtr<MacvlanDev>,
+) {
     let target = core::ptr::from_ref(vlan).cast_mut();
     let mut slot = head;
     loop {
@@ -420,7 +449,12 @@ fn unlink(head: &AtomicPtr<MacvlanDev>, vlan: &MacvlanDev, next: impl Fn(&Macvla
 
 /// Computes a filter: every address of `dev` for which `want(synced)`, plus
 /// broadcast (`macvlan_compute_filter`).
-pub(crate) fn compute_filter(dev: &NetDevice, all: bool, mix: u32, want: impl Fn(i32) -> bool) -> [u64; 4] {
+pub(crate) fn compute_filter(
+    dev: &NetDevice,
+    all: bool,
+    mix: u32,
+    want: impl Fn(i32) -> bool,
+) -> [u64; 4] {
     if all {
         return [u64::MAX; 4];
     }
@@ -445,7 +479,11 @@ pub(crate) fn set_lower_addr(_rtnl: Rtnl<'_>, lower: &NetDevice, addr: &MacAddr)
             .cast::<u8>()
             .add(core::mem::offset_of!(bindings::sockaddr, __bindgen_anon_1));
         core::ptr::copy_nonoverlapping(addr.0.as_ptr(), data, addr.0.len());
-        kernel::error::to_result(bindings::dev_set_mac_address(lower.as_ptr(), &mut sa, core::ptr::null_mut()))
+        kernel::error::to_result(bindings::dev_set_mac_address(
+            lower.as_ptr(),
+            &mut sa,
+            core::ptr::null_mut(),
+        ))
     }
 }
 

@@ -40,7 +40,8 @@ impl RxHandler for PortRx {
 }
 
 fn handle_multicast(port: &Port, skb: Skb, rcu: Rcu<'_>) -> RxResult {
-    let Some(skb) = skb.check_defrag(port.lower(), bindings::ip_defrag_users_IP_DEFRAG_MACVLAN) else {
+    let Some(skb) = skb.check_defrag(port.lower(), bindings::ip_defrag_users_IP_DEFRAG_MACVLAN)
+    else {
         return RxResult::Consumed;
     };
     // Reassembly may have replaced the skb: read the header again.
@@ -170,7 +171,9 @@ pub(crate) fn multicast_rx(port: &Port, src: Option<&MacvlanDev>, skb: &Skb, rcu
     match src {
         None => broadcast(port, skb, None, mode::FROM_OUTSIDE, rcu),
         // Flood to everyone except the source.
-        Some(s) if s.mode() == mode::VEPA => broadcast(port, skb, src, mode::VEPA | mode::BRIDGE, rcu),
+        Some(s) if s.mode() == mode::VEPA => {
+            broadcast(port, skb, src, mode::VEPA | mode::BRIDGE, rcu)
+        }
         // Bridge ports already saw the frame on the way out.
         Some(_) => broadcast(port, skb, src, mode::VEPA, rcu),
     }

@@ -105,57 +105,83 @@ impl SourceTable {
     }
 
     fn lookup(&self, _rtnl: Rtnl<'_>, vlan: &MacvlanDev, addr: &MacAddr) -> Option<&SourceEntry> {
-        self.chain(addr).find(|e| e.addr == *addr && e.owned_by(vlan))
+        self.chain(addr)
+            .find(|e| e.addr == *addr && e.owned_by(vlan))
     }
 
     fn publish(&self, _rtnl: Rtnl<'_>, entry: KBox<SourceEntry>) {
         let head = &self.buckets[eth_hash(&entry.addr)];
-        entry.next.store(head.load(Ordering::Relaxed), Ordering::Relaxed);
+        entry
+            .next
+            .store(head.load(Ordering::Relaxed), Ordering::Relaxed);
         // Release: readers that see the entry see its fields.
         head.store(KBox::into_raw(entry), Ordering::Release);
     }
 
-    fn remove(&self, _rtnl: Rtnl<'_>, entry: &SourceEntry) {
-        entry.vlan.store(core::ptr::null_mut(), Ordering::Release);
-        let target = core::ptr::from_ref(entry).cast_mut();
-        let mut slot = &self.buckets[eth_hash(&entry.addr)];
-        loop {
-            let cur = slot.load(Ordering::Relaxed);
-            if cur.is_null() {
-                return;
-            }
-            if cur == target {
-                slot.store(entry.next.load(Ordering::Relaxed), Ordering::Release);
-                break;
-            }
-            // SAFETY: chain members are live under RTNL.
-            slot = unsafe { &(*cur).next };
-        }
-        // SAFETY: unlinked above; readers may still hold it, so it is
-        // freed after a grace period. `rcu` is ours to initialize.
-        unsafe { bindings::call_rcu(entry.rcu.get(), Some(free_entry_rcu)) };
+    fn remove(&self, rtnl: Rtnl<'_>, entry: &SourceEntry) {
+        let target = core::ptr::from_ref(entry);
+        self.unlink_where(rtnl, &self.buckets[eth_hash(&entry.addr)], |e| {
+            core::ptr::eq(e, target)
+        });
     }
 
-    /// Removes every entry of `vlan`.
-    pub(crate) fn flush(&self, rtnl: Rtnl<'_>, vlan: &MacvlanDev) {
-        // Collect by walking again after each removal: chains are short,
-        // and removing while iterating would follow freed links.
+    /// Unlinks every entry of the chain at `head` that `doomed` picks, in
+    /// one pass, and frees each a grace period later.
+    fn unlink_where(
+        &self,
+        _rtnl: Rtnl<'_>,
+        head: &AtomicPtr<SourceEntry>,
+        doomed: impl Fn(&SourceEntry) -> bool,
+    ) {
+        let mut slot = head;
         loop {
-            let Some(e) = self.all().find(|e| e.owned_by(vlan)) else { break };
-            self.remove(rtnl, e);
+            // SAFETY: RTNL is held, and only RTNL holders unlink, so every
+            // entry still linked from `slot` is live.
+            let Some(entry) = (unsafe { slot.load(Ordering::Relaxed).as_ref() }) else {
+                return;
+            };
+            if !doomed(entry) {
+                slot = &entry.next;
+                continue;
+            }
+            // Unlink first; RCU readers that already hold the entry see no
+            // owner from here on, and may still follow its `next`.
+            entry.vlan.store(core::ptr::null_mut(), Ordering::Release);
+            slot.store(entry.next.load(Ordering::Relaxed), Ordering::Release);
+            // SAFETY: `entry` is unlinked and not touched again here; readers
+            // may still hold it, so it is freed after a grace period. `rcu`
+            // is ours to initialise.
+            unsafe { bindings::call_rcu(entry.rcu.get(), Some(free_entry_rcu)) };
+        }
+    }
+
+    /// Removes every entry of `vlan`: one pass over the table, as the C
+    /// driver's `macvlan_flush_sources` makes.
+    pub(crate) fn flush(&self, rtnl: Rtnl<'_>, vlan: &MacvlanDev) {
+        for head in &self.buckets {
+            self.unlink_where(rtnl, head, |e| e.owned_by(vlan));
         }
         vlan.macaddr_count.store(0, Ordering::Relaxed);
     }
 
     /// The source MACs of `vlan`.
-    pub(crate) fn addrs_of<'a>(&'a self, vlan: &'a MacvlanDev) -> impl Iterator<Item = MacAddr> + 'a {
+    pub(crate) fn addrs_of<'a>(
+        &'a self,
+        vlan: &'a MacvlanDev,
+    ) -> impl Iterator<Item = MacAddr> + 'a {
         self.all().filter(move |e| e.owned_by(vlan)).map(|e| e.addr)
     }
 
     /// Delivers a copy of the frame to every source-mode device listening
     /// for `source` (`macvlan_forward_source`). Returns whether one of them
     /// has `NODST`, in which case the frame goes no further.
-    pub(crate) fn forward(&self, skb: &Skb, dest: &MacAddr, source: &MacAddr, _rcu: Rcu<'_>) -> bool {
+    pub(crate) fn forward(
+        &self,
+        skb: &Skb,
+        dest: &MacAddr,
+        source: &MacAddr,
+        _rcu: Rcu<'_>,
+    ) -> bool {
         let mut consume = false;
         for entry in self.chain(source).filter(|e| e.addr == *source) {
             let Some(vlan) = entry.vlan() else { continue };
@@ -173,7 +199,9 @@ fn forward_one(skb: &Skb, vlan: &MacvlanDev, dest: &MacAddr) {
     if !dev.is_up() {
         return;
     }
-    let Some(mut nskb) = skb.clone_atomic() else { return };
+    let Some(mut nskb) = skb.clone_atomic() else {
+        return;
+    };
     let len = nskb.len() + ETH_HLEN as u32;
     nskb.set_dev(dev);
     if *dest == dev.addr() {
@@ -201,8 +229,16 @@ pub(crate) enum SourcePlan {
 impl SourcePlan {
     /// Prepares `mode` (`MACVLAN_MACADDR_*`) with the addresses in `data`.
     /// The attributes were validated by `validate`.
-    pub(crate) fn prepare(rtnl: Rtnl<'_>, port: &Port, vlan: &MacvlanDev, mode: u32, data: Attrs<'_>) -> Result<Self> {
-        let addr = data.get(bindings::IFLA_MACVLAN_MACADDR).and_then(|a| MacAddr::from_slice(a.bytes()));
+    pub(crate) fn prepare(
+        rtnl: Rtnl<'_>,
+        port: &Port,
+        vlan: &MacvlanDev,
+        mode: u32,
+        data: Attrs<'_>,
+    ) -> Result<Self> {
+        let addr = data
+            .get(bindings::IFLA_MACVLAN_MACADDR)
+            .and_then(|a| MacAddr::from_slice(a.bytes()));
         match mode {
             bindings::macvlan_macaddr_mode_MACVLAN_MACADDR_ADD => {
                 let addr = addr.ok_or(EINVAL)?;
@@ -211,7 +247,9 @@ impl SourcePlan {
                 }
                 Ok(Self::Add(Some(SourceEntry::new(vlan, addr)?)))
             }
-            bindings::macvlan_macaddr_mode_MACVLAN_MACADDR_DEL => Ok(Self::Del(addr.ok_or(EINVAL)?)),
+            bindings::macvlan_macaddr_mode_MACVLAN_MACADDR_DEL => {
+                Ok(Self::Del(addr.ok_or(EINVAL)?))
+            }
             bindings::macvlan_macaddr_mode_MACVLAN_MACADDR_FLUSH => Ok(Self::Flush),
             bindings::macvlan_macaddr_mode_MACVLAN_MACADDR_SET => {
                 let mut list = KVec::new();
@@ -219,7 +257,7 @@ impl SourcePlan {
                 let listed = nested
                     .into_iter()
                     .flat_map(|a| a.nested())
-                    .filter_map(|item| item.ok().and_then(|(_, payload)| MacAddr::from_slice(payload)));
+                    .filter_map(|(_, payload)| MacAddr::from_slice(payload));
                 for a in Iterator::chain(addr.into_iter(), listed) {
                     if list.iter().any(|e: &KBox<SourceEntry>| e.addr == a) {
                         continue;

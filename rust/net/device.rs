@@ -132,6 +132,15 @@ impl NetDevice {
         unsafe { bindings::mvv_dev_addr_set(self.as_ptr(), addr.0.as_ptr()) };
     }
 
+    /// Takes the address of `from` and how it was assigned
+    /// (`eth_hw_addr_inherit`), so that a stacked device reports a
+    /// permanent or user-set address as such, not as random.
+    pub(crate) fn inherit_addr(&self, _rtnl: Rtnl<'_>, from: &NetDevice) {
+        // SAFETY: both devices are valid; RTNL is held as `dev_addr_set`
+        // needs, and serialises `addr_assign_type` with its other writers.
+        unsafe { bindings::mvv_eth_hw_addr_inherit(self.as_ptr(), from.as_ptr()) };
+    }
+
     /// Gives the device a random locally administered address.
     pub(crate) fn set_random_addr(&self, _rtnl: Rtnl<'_>) {
         // SAFETY: the device is valid; RTNL is held.

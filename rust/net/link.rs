@@ -17,9 +17,9 @@ use super::sync::{Rcu, Rtnl};
 use core::marker::PhantomData;
 use kernel::error::{to_result, Error, Result};
 use kernel::init::Zeroable;
+use kernel::prelude::*;
 use kernel::str::CStr;
 use kernel::types::Opaque;
-use kernel::prelude::*;
 
 /// Highest `IFLA_*` attribute type.
 const IFLA_MAX: u32 = bindings::__IFLA_MAX - 1;
@@ -77,7 +77,12 @@ impl<T: Link> Upper<T> {
     }
 
     /// Makes `lower` this device's lower device (`netdev_upper_dev_link`).
-    pub(crate) fn link_to_lower(&self, _rtnl: Rtnl<'_>, lower: &NetDevice, extack: &mut ExtAck<'_>) -> Result {
+    pub(crate) fn link_to_lower(
+        &self,
+        _rtnl: Rtnl<'_>,
+        lower: &NetDevice,
+        extack: &mut ExtAck<'_>,
+    ) -> Result {
         // SAFETY: both devices are valid; RTNL is held.
         to_result(unsafe {
             bindings::netdev_upper_dev_link(lower.as_ptr(), self.0.as_ptr(), extack.as_ptr())
@@ -116,12 +121,29 @@ impl UnregisterQueue<'_> {
     }
 }
 
-/// Result of a transmit.
-pub(crate) enum TxResult {
-    /// Sent, or queued (`NET_XMIT_SUCCESS`, `NET_XMIT_CN`).
-    Sent,
-    /// Dropped somewhere below.
-    Dropped,
+/// The status `ndo_start_xmit` passes up: the skb is always consumed, and
+/// the `NET_XMIT_*` code of the transmit below is returned as it is, so
+/// that a sender sees a drop (`-ENOBUFS` on a packet socket) and TCP sees
+/// congestion (`NET_XMIT_CN`), as `dev_queue_xmit` callers expect.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) struct TxStatus(i32);
+
+impl TxStatus {
+    /// `NET_XMIT_SUCCESS`.
+    // CAST: the `NET_XMIT_*` codes are small non-negative `#define`s.
+    pub(crate) const SUCCESS: Self = Self(bindings::NET_XMIT_SUCCESS as i32);
+
+    /// The status of a `dev_queue_xmit` that returned `code`.
+    pub(crate) fn from_xmit(code: i32) -> Self {
+        Self(code)
+    }
+
+    /// Sent or queued: `NET_XMIT_SUCCESS` or `NET_XMIT_CN`, which count as
+    /// transmitted.
+    pub(crate) fn is_sent(self) -> bool {
+        // CAST: as for `SUCCESS`.
+        self.0 == bindings::NET_XMIT_SUCCESS as i32 || self.0 == bindings::NET_XMIT_CN as i32
+    }
 }
 
 /// A link type implemented in Rust.
@@ -148,9 +170,22 @@ pub(crate) trait Link: Sized + 'static {
     /// `validate`: check a request before anything is allocated.
     fn validate(tb: Attrs<'_>, data: Option<Attrs<'_>>, extack: &mut ExtAck<'_>) -> Result;
     /// `newlink`: set up and register a new device.
-    fn newlink(rtnl: Rtnl<'_>, src_net: *mut bindings::net, dev: &Upper<Self>, tb: Attrs<'_>, data: Option<Attrs<'_>>, extack: &mut ExtAck<'_>) -> Result;
+    fn newlink(
+        rtnl: Rtnl<'_>,
+        src_net: *mut bindings::net,
+        dev: &Upper<Self>,
+        tb: Attrs<'_>,
+        data: Option<Attrs<'_>>,
+        extack: &mut ExtAck<'_>,
+    ) -> Result;
     /// `changelink`: change a device's attributes.
-    fn changelink(rtnl: Rtnl<'_>, dev: &Upper<Self>, tb: Option<Attrs<'_>>, data: Option<Attrs<'_>>, extack: &mut ExtAck<'_>) -> Result;
+    fn changelink(
+        rtnl: Rtnl<'_>,
+        dev: &Upper<Self>,
+        tb: Option<Attrs<'_>>,
+        data: Option<Attrs<'_>>,
+        extack: &mut ExtAck<'_>,
+    ) -> Result;
     /// `dellink`: queue a device for deletion.
     fn dellink(rtnl: Rtnl<'_>, dev: &Upper<Self>, queue: &mut UnregisterQueue<'_>);
     /// `get_size`: room `fill_info` needs.
@@ -172,7 +207,7 @@ pub(crate) trait Link: Sized + 'static {
     /// `ndo_stop`.
     fn stop(rtnl: Rtnl<'_>, dev: &Upper<Self>);
     /// `ndo_start_xmit`. Called under `rcu_read_lock_bh`.
-    fn start_xmit(dev: &Upper<Self>, skb: Skb, rcu: Rcu<'_>) -> TxResult;
+    fn start_xmit(dev: &Upper<Self>, skb: Skb, rcu: Rcu<'_>) -> TxStatus;
     /// `ndo_change_mtu`.
     fn change_mtu(rtnl: Rtnl<'_>, dev: &Upper<Self>, mtu: u32) -> Result;
     /// `ndo_set_mac_address`, with the address already checked to be valid.
@@ -236,7 +271,9 @@ unsafe extern "C" fn netpoll_setup_tramp<T: Link>(
             return e.to_errno();
         }
         // INVARIANT: a fresh netpoll, owned from now on.
-        T::netpoll(up).np.store(np, core::sync::atomic::Ordering::Release);
+        T::netpoll(up)
+            .np
+            .store(np, core::sync::atomic::Ordering::Release);
     }
     0
 }
@@ -249,7 +286,9 @@ unsafe extern "C" fn netpoll_cleanup_tramp<T: Link>(dev: *mut bindings::net_devi
     // SAFETY: our device; the pointer is owned by the type invariant and
     // `__netpoll_free` waits for users before freeing.
     unsafe {
-        let np = T::netpoll(Upper::<T>::from_raw(dev)).np.swap(core::ptr::null_mut(), core::sync::atomic::Ordering::AcqRel);
+        let np = T::netpoll(Upper::<T>::from_raw(dev))
+            .np
+            .swap(core::ptr::null_mut(), core::sync::atomic::Ordering::AcqRel);
         if !np.is_null() {
             bindings::mvv_netpoll_free(np);
         }
@@ -283,7 +322,11 @@ pub(crate) struct LinkVTables {
 impl LinkVTables {
     /// Builds the tables for `T`, with the `IFLA_INFO_DATA` policy `policy`
     /// of `maxtype + 1` entries.
-    pub(crate) const fn new<T: Link>(kind: &'static CStr, policy: *const bindings::nla_policy, maxtype: u32) -> Self {
+    pub(crate) const fn new<T: Link>(
+        kind: &'static CStr,
+        policy: *const bindings::nla_policy,
+        maxtype: u32,
+    ) -> Self {
         Self {
             link_ops: Table(Opaque::new(bindings::rtnl_link_ops {
                 kind: kind.as_char_ptr(),
@@ -452,7 +495,14 @@ unsafe extern "C" fn newlink_tramp<T: Link>(
         };
         let data = Attrs::from_raw(data, T::vtables().maxtype());
         let mut ack = ExtAck::from_raw(extack);
-        errno(T::newlink(rtnl, src_net, Upper::<T>::from_raw(dev), tb, data, &mut ack))
+        errno(T::newlink(
+            rtnl,
+            src_net,
+            Upper::<T>::from_raw(dev),
+            tb,
+            data,
+            &mut ack,
+        ))
     }
 }
 
@@ -473,7 +523,13 @@ unsafe extern "C" fn changelink_tramp<T: Link>(
         let tb = Attrs::from_raw(tb, IFLA_MAX);
         let data = Attrs::from_raw(data, T::vtables().maxtype());
         let mut ack = ExtAck::from_raw(extack);
-        errno(T::changelink(rtnl, Upper::<T>::from_raw(dev), tb, data, &mut ack))
+        errno(T::changelink(
+            rtnl,
+            Upper::<T>::from_raw(dev),
+            tb,
+            data,
+            &mut ack,
+        ))
     }
 }
 
@@ -481,7 +537,10 @@ unsafe extern "C" fn changelink_tramp<T: Link>(
 ///
 /// Only for the C side, which passes valid pointers and holds the
 /// context (RTNL, RCU) its callback contract promises.
-unsafe extern "C" fn dellink_tramp<T: Link>(dev: *mut bindings::net_device, head: *mut bindings::list_head) {
+unsafe extern "C" fn dellink_tramp<T: Link>(
+    dev: *mut bindings::net_device,
+    head: *mut bindings::list_head,
+) {
     // SAFETY: `dellink` runs under RTNL on one of our devices; `head` is
     // NULL or the caller's batch.
     unsafe {
@@ -503,7 +562,10 @@ unsafe extern "C" fn get_size_tramp<T: Link>(dev: *const bindings::net_device) -
 ///
 /// Only for the C side, which passes valid pointers and holds the
 /// context (RTNL, RCU) its callback contract promises.
-unsafe extern "C" fn fill_info_tramp<T: Link>(skb: *mut bindings::sk_buff, dev: *const bindings::net_device) -> i32 {
+unsafe extern "C" fn fill_info_tramp<T: Link>(
+    skb: *mut bindings::sk_buff,
+    dev: *const bindings::net_device,
+) -> i32 {
     // SAFETY: the message skb and one of our devices, valid for the call.
     unsafe {
         let mut msg = NlMsg::from_raw(skb);
@@ -515,7 +577,9 @@ unsafe extern "C" fn fill_info_tramp<T: Link>(skb: *mut bindings::sk_buff, dev: 
 ///
 /// Only for the C side, which passes valid pointers and holds the
 /// context (RTNL, RCU) its callback contract promises.
-unsafe extern "C" fn get_link_net_tramp<T: Link>(dev: *const bindings::net_device) -> *mut bindings::net {
+unsafe extern "C" fn get_link_net_tramp<T: Link>(
+    dev: *const bindings::net_device,
+) -> *mut bindings::net {
     // SAFETY: one of our devices, valid for the call.
     T::lower(unsafe { Upper::<T>::from_raw(dev.cast_mut()) }).net()
 }
@@ -590,9 +654,9 @@ unsafe extern "C" fn start_xmit_tramp<T: Link>(
             return unsafe { bindings::mvv_netpoll_send_skb(np, skb.into_raw()) };
         }
     }
-    let _ = T::start_xmit(up, skb, rcu);
-    // The skb is always used up: `NETDEV_TX_OK`.
-    bindings::netdev_tx_NETDEV_TX_OK
+    // The skb is always used up; a `NET_XMIT_*` code other than success is
+    // one that `dev_xmit_complete()` takes as consumed.
+    T::start_xmit(up, skb, rcu).0 as bindings::netdev_tx_t
 }
 
 /// # Safety
@@ -601,23 +665,38 @@ unsafe extern "C" fn start_xmit_tramp<T: Link>(
 /// context (RTNL, RCU) its callback contract promises.
 unsafe extern "C" fn change_mtu_tramp<T: Link>(dev: *mut bindings::net_device, mtu: i32) -> i32 {
     // SAFETY: under RTNL, one of our devices; the core checked the range.
-    unsafe { errno(T::change_mtu(Rtnl::assume_held(), Upper::<T>::from_raw(dev), mtu as u32)) }
+    unsafe {
+        errno(T::change_mtu(
+            Rtnl::assume_held(),
+            Upper::<T>::from_raw(dev),
+            mtu as u32,
+        ))
+    }
 }
 
 /// # Safety
 ///
 /// Only for the C side, which passes valid pointers and holds the
 /// context (RTNL, RCU) its callback contract promises.
-unsafe extern "C" fn set_mac_address_tramp<T: Link>(dev: *mut bindings::net_device, p: *mut core::ffi::c_void) -> i32 {
+unsafe extern "C" fn set_mac_address_tramp<T: Link>(
+    dev: *mut bindings::net_device,
+    p: *mut core::ffi::c_void,
+) -> i32 {
     // SAFETY: `p` is a `struct sockaddr` with at least `ETH_ALEN` bytes of
     // data; under RTNL, one of our devices.
     unsafe {
-        let data = p.cast::<u8>().add(core::mem::offset_of!(bindings::sockaddr, __bindgen_anon_1));
+        let data = p
+            .cast::<u8>()
+            .add(core::mem::offset_of!(bindings::sockaddr, __bindgen_anon_1));
         let bytes = core::slice::from_raw_parts(data, 6);
         let Some(addr) = MacAddr::from_slice(bytes).filter(MacAddr::is_valid_unicast) else {
             return super::errno::EADDRNOTAVAIL().to_errno();
         };
-        errno(T::set_mac_address(Rtnl::assume_held(), Upper::<T>::from_raw(dev), addr))
+        errno(T::set_mac_address(
+            Rtnl::assume_held(),
+            Upper::<T>::from_raw(dev),
+            addr,
+        ))
     }
 }
 
@@ -637,14 +716,23 @@ unsafe extern "C" fn set_rx_mode_tramp<T: Link>(dev: *mut bindings::net_device) 
 unsafe extern "C" fn change_rx_flags_tramp<T: Link>(dev: *mut bindings::net_device, change: i32) {
     // CAST: `change` is a mask of `IFF_*` bits.
     // SAFETY: under RTNL, one of our devices.
-    unsafe { T::change_rx_flags(Rtnl::assume_held(), Upper::<T>::from_raw(dev), change as u32) }
+    unsafe {
+        T::change_rx_flags(
+            Rtnl::assume_held(),
+            Upper::<T>::from_raw(dev),
+            change as u32,
+        )
+    }
 }
 
 /// # Safety
 ///
 /// Only for the C side, which passes valid pointers and holds the
 /// context (RTNL, RCU) its callback contract promises.
-unsafe extern "C" fn fix_features_tramp<T: Link>(dev: *mut bindings::net_device, features: u64) -> u64 {
+unsafe extern "C" fn fix_features_tramp<T: Link>(
+    dev: *mut bindings::net_device,
+    features: u64,
+) -> u64 {
     // SAFETY: under RTNL, one of our devices.
     T::fix_features(unsafe { Upper::<T>::from_raw(dev) }, features)
 }
@@ -674,7 +762,11 @@ unsafe extern "C" fn header_create_tramp<T: Link>(
     // our address as the default source, as the C driver does.
     unsafe {
         let up = Upper::<T>::from_raw(dev);
-        let saddr = if saddr.is_null() { (*dev).dev_addr.cast() } else { saddr };
+        let saddr = if saddr.is_null() {
+            (*dev).dev_addr.cast()
+        } else {
+            saddr
+        };
         bindings::mvv_dev_hard_header(skb, T::lower(up).as_ptr(), ty, daddr, saddr, len)
     }
 }
@@ -682,7 +774,10 @@ unsafe extern "C" fn header_create_tramp<T: Link>(
 /// # Safety
 ///
 /// Only for the C side: one of our devices and a stats struct to fill.
-unsafe extern "C" fn get_stats64_tramp<T: Link>(dev: *mut bindings::net_device, out: *mut bindings::rtnl_link_stats64) {
+unsafe extern "C" fn get_stats64_tramp<T: Link>(
+    dev: *mut bindings::net_device,
+    out: *mut bindings::rtnl_link_stats64,
+) {
     // SAFETY: valid for the call, as the core promises.
     unsafe { T::stats64(Upper::<T>::from_raw(dev), &mut *out) }
 }
@@ -690,7 +785,11 @@ unsafe extern "C" fn get_stats64_tramp<T: Link>(dev: *mut bindings::net_device, 
 /// # Safety
 ///
 /// Only for the C side, under RTNL, on one of our devices.
-unsafe extern "C" fn vlan_rx_add_vid_tramp<T: Link>(dev: *mut bindings::net_device, proto: u16, vid: u16) -> i32 {
+unsafe extern "C" fn vlan_rx_add_vid_tramp<T: Link>(
+    dev: *mut bindings::net_device,
+    proto: u16,
+    vid: u16,
+) -> i32 {
     // SAFETY: our device; its lower device is valid; RTNL is held.
     // VLAN filters are the lower device's to apply.
     unsafe { bindings::vlan_vid_add(T::lower(Upper::<T>::from_raw(dev)).as_ptr(), proto, vid) }
@@ -699,7 +798,11 @@ unsafe extern "C" fn vlan_rx_add_vid_tramp<T: Link>(dev: *mut bindings::net_devi
 /// # Safety
 ///
 /// Only for the C side, under RTNL, on one of our devices.
-unsafe extern "C" fn vlan_rx_kill_vid_tramp<T: Link>(dev: *mut bindings::net_device, proto: u16, vid: u16) -> i32 {
+unsafe extern "C" fn vlan_rx_kill_vid_tramp<T: Link>(
+    dev: *mut bindings::net_device,
+    proto: u16,
+    vid: u16,
+) -> i32 {
     // SAFETY: as for `vlan_rx_add_vid_tramp`.
     unsafe { bindings::vlan_vid_del(T::lower(Upper::<T>::from_raw(dev)).as_ptr(), proto, vid) };
     0
@@ -720,7 +823,12 @@ unsafe extern "C" fn fdb_add_tramp<T: Link>(
     // SAFETY: see the function's safety section.
     unsafe {
         let addr = MacAddr(*addr.cast::<[u8; 6]>());
-        errno(T::fdb_add(Rtnl::assume_held(), Upper::<T>::from_raw(dev), addr, flags))
+        errno(T::fdb_add(
+            Rtnl::assume_held(),
+            Upper::<T>::from_raw(dev),
+            addr,
+            flags,
+        ))
     }
 }
 
@@ -738,7 +846,11 @@ unsafe extern "C" fn fdb_del_tramp<T: Link>(
     // SAFETY: see the function's safety section.
     unsafe {
         let addr = MacAddr(*addr.cast::<[u8; 6]>());
-        errno(T::fdb_del(Rtnl::assume_held(), Upper::<T>::from_raw(dev), addr))
+        errno(T::fdb_del(
+            Rtnl::assume_held(),
+            Upper::<T>::from_raw(dev),
+            addr,
+        ))
     }
 }
 
@@ -750,7 +862,9 @@ unsafe extern "C" fn get_ts_info_tramp<T: Link>(
     info: *mut bindings::kernel_ethtool_ts_info,
 ) -> i32 {
     // SAFETY: timestamping is the lower (real) device's.
-    unsafe { bindings::ethtool_get_ts_info_by_layer(T::lower(Upper::<T>::from_raw(dev)).as_ptr(), info) }
+    unsafe {
+        bindings::ethtool_get_ts_info_by_layer(T::lower(Upper::<T>::from_raw(dev)).as_ptr(), info)
+    }
 }
 
 /// # Safety
@@ -761,7 +875,9 @@ unsafe extern "C" fn hwtstamp_get_tramp<T: Link>(
     cfg: *mut bindings::kernel_hwtstamp_config,
 ) -> i32 {
     // SAFETY: forwarded to the lower (real) device.
-    unsafe { bindings::generic_hwtstamp_get_lower(T::lower(Upper::<T>::from_raw(dev)).as_ptr(), cfg) }
+    unsafe {
+        bindings::generic_hwtstamp_get_lower(T::lower(Upper::<T>::from_raw(dev)).as_ptr(), cfg)
+    }
 }
 
 /// # Safety
@@ -778,7 +894,11 @@ unsafe extern "C" fn hwtstamp_set_tramp<T: Link>(
         if !bindings::mvv_net_is_init_net(dev) {
             return super::errno::EOPNOTSUPP().to_errno();
         }
-        bindings::generic_hwtstamp_set_lower(T::lower(Upper::<T>::from_raw(dev)).as_ptr(), cfg, extack)
+        bindings::generic_hwtstamp_set_lower(
+            T::lower(Upper::<T>::from_raw(dev)).as_ptr(),
+            cfg,
+            extack,
+        )
     }
 }
 
@@ -795,7 +915,10 @@ fn copy_cstr(dst: &mut [u8], src: &CStr) {
 ///
 /// Only for the C side, which passes valid pointers and holds the
 /// context (RTNL, RCU) its callback contract promises.
-unsafe extern "C" fn get_drvinfo_tramp<T: Link>(_dev: *mut bindings::net_device, info: *mut bindings::ethtool_drvinfo) {
+unsafe extern "C" fn get_drvinfo_tramp<T: Link>(
+    _dev: *mut bindings::net_device,
+    info: *mut bindings::ethtool_drvinfo,
+) {
     // SAFETY: `info` is valid for the call.
     let info = unsafe { &mut *info };
     copy_cstr(&mut info.driver, T::DRIVER_NAME);
@@ -811,14 +934,22 @@ unsafe extern "C" fn get_link_ksettings_tramp<T: Link>(
     cmd: *mut bindings::ethtool_link_ksettings,
 ) -> i32 {
     // SAFETY: one of our devices under RTNL; `cmd` valid for the call.
-    unsafe { bindings::mvv_ethtool_link_ksettings_lower(T::lower(Upper::<T>::from_raw(dev)).as_ptr(), cmd) }
+    unsafe {
+        bindings::mvv_ethtool_link_ksettings_lower(
+            T::lower(Upper::<T>::from_raw(dev)).as_ptr(),
+            cmd,
+        )
+    }
 }
 
 /// # Safety
 ///
 /// Only for the C side, which passes valid pointers and holds the
 /// context (RTNL, RCU) its callback contract promises.
-unsafe extern "C" fn get_sset_count_tramp<T: Link>(_dev: *mut bindings::net_device, sset: i32) -> i32 {
+unsafe extern "C" fn get_sset_count_tramp<T: Link>(
+    _dev: *mut bindings::net_device,
+    sset: i32,
+) -> i32 {
     if sset == bindings::ethtool_stringset_ETH_SS_STATS as i32 {
         // CAST: a handful of counters.
         T::STATS_NAMES.len() as i32
@@ -831,7 +962,11 @@ unsafe extern "C" fn get_sset_count_tramp<T: Link>(_dev: *mut bindings::net_devi
 ///
 /// Only for the C side, which passes valid pointers and holds the
 /// context (RTNL, RCU) its callback contract promises.
-unsafe extern "C" fn get_strings_tramp<T: Link>(_dev: *mut bindings::net_device, sset: u32, data: *mut u8) {
+unsafe extern "C" fn get_strings_tramp<T: Link>(
+    _dev: *mut bindings::net_device,
+    sset: u32,
+    data: *mut u8,
+) {
     if sset != bindings::ethtool_stringset_ETH_SS_STATS {
         return;
     }
@@ -891,7 +1026,9 @@ pub(crate) trait RxHandler: 'static {
 ///
 /// Only for the C side, which passes valid pointers and holds the
 /// context (RTNL, RCU) its callback contract promises.
-unsafe extern "C" fn rx_tramp<H: RxHandler>(pskb: *mut *mut bindings::sk_buff) -> bindings::rx_handler_result_t {
+unsafe extern "C" fn rx_tramp<H: RxHandler>(
+    pskb: *mut *mut bindings::sk_buff,
+) -> bindings::rx_handler_result_t {
     // SAFETY: the core passes a valid skb that we may replace, and runs us
     // under rcu_read_lock.
     let (skb, rcu) = unsafe { (Skb::from_raw(*pskb), Rcu::assume_held()) };
@@ -908,7 +1045,8 @@ unsafe extern "C" fn rx_tramp<H: RxHandler>(pskb: *mut *mut bindings::sk_buff) -
     // kernel supports with Rust, a volatile load orders like it.
     // SAFETY: the handler was registered with a `H::Data` that lives until
     // after `netdev_rx_handler_unregister` and a grace period.
-    let data = unsafe { &*core::ptr::read_volatile(&(*dev.as_ptr()).rx_handler_data).cast::<H::Data>() };
+    let data =
+        unsafe { &*core::ptr::read_volatile(&(*dev.as_ptr()).rx_handler_data).cast::<H::Data>() };
     match H::handle(data, skb, rcu) {
         RxResult::Consumed => bindings::rx_handler_result_RX_HANDLER_CONSUMED,
         RxResult::Another(skb) => {
@@ -931,10 +1069,20 @@ unsafe extern "C" fn rx_tramp<H: RxHandler>(pskb: *mut *mut bindings::sk_buff) -
 ///
 /// `data` must stay valid until [`rx_handler_unregister`] has returned and
 /// an RCU grace period has passed.
-pub(crate) unsafe fn rx_handler_register<H: RxHandler>(_rtnl: Rtnl<'_>, dev: &NetDevice, data: *const H::Data) -> Result {
+pub(crate) unsafe fn rx_handler_register<H: RxHandler>(
+    _rtnl: Rtnl<'_>,
+    dev: &NetDevice,
+    data: *const H::Data,
+) -> Result {
     // SAFETY: the device is valid, RTNL is held, and the caller keeps
     // `data` alive as required.
-    to_result(unsafe { bindings::netdev_rx_handler_register(dev.as_ptr(), Some(rx_tramp::<H>), data.cast_mut().cast()) })
+    to_result(unsafe {
+        bindings::netdev_rx_handler_register(
+            dev.as_ptr(),
+            Some(rx_tramp::<H>),
+            data.cast_mut().cast(),
+        )
+    })
 }
 
 /// Removes the rx handler of `dev` (`netdev_rx_handler_unregister`, which
@@ -945,14 +1093,21 @@ pub(crate) fn rx_handler_unregister(_rtnl: Rtnl<'_>, dev: &NetDevice) {
 }
 
 /// The data of `dev`'s rx handler, if that handler is `H`.
-pub(crate) fn rx_handler_data<'a, H: RxHandler>(rtnl: Rtnl<'a>, dev: &'a NetDevice) -> Option<&'a H::Data> {
+pub(crate) fn rx_handler_data<'a, H: RxHandler>(
+    rtnl: Rtnl<'a>,
+    dev: &'a NetDevice,
+) -> Option<&'a H::Data> {
     let handler = dev.rx_handler(rtnl)?;
     if handler as usize != rx_tramp::<H> as usize {
         return None;
     }
     // SAFETY: the handler is `H`'s, registered with a `H::Data` pointer that
     // stays valid while it is installed, which RTNL guarantees for `'a`.
-    unsafe { bindings::mvv_rx_handler_data_rtnl(dev.as_ptr()).cast::<H::Data>().as_ref() }
+    unsafe {
+        bindings::mvv_rx_handler_data_rtnl(dev.as_ptr())
+            .cast::<H::Data>()
+            .as_ref()
+    }
 }
 
 /// A netdevice notifier (`register_netdevice_notifier`).
@@ -1016,7 +1171,6 @@ impl Drop for NotifierRegistration {
         unsafe { bindings::unregister_netdevice_notifier(self.0 .0 .0.get()) };
     }
 }
-
 
 /// A batch of devices to unregister together, with one RCU grace period
 /// for all (`unregister_netdevice_many`).

@@ -101,35 +101,33 @@ impl<'a> Attr<'a> {
     }
 }
 
-/// Iterator over nested attributes, bounds-checked in Rust.
+/// Iterator over nested attributes as `(type, payload)`, bounds-checked
+/// in Rust, with the semantics of `nla_for_each_attr`: iteration ends at
+/// the first attribute that `nla_ok()` rejects (fewer bytes left than a
+/// header, or a length below the header's or beyond the bytes left), and
+/// whatever follows it is ignored, not an error.
 pub(crate) struct NestedIter<'a> {
     rest: &'a [u8],
 }
 
-/// A nested attribute that is malformed (shorter than its header says).
-#[derive(Debug)]
-pub(crate) struct Malformed;
-
 impl<'a> Iterator for NestedIter<'a> {
-    type Item = core::result::Result<(u16, &'a [u8]), Malformed>;
+    type Item = (u16, &'a [u8]);
 
     fn next(&mut self) -> Option<Self::Item> {
         const NLA_HDRLEN: usize = 4;
         if self.rest.len() < NLA_HDRLEN {
-            // Trailing bytes shorter than a header are ignored, as
-            // `nla_for_each_attr` does.
             return None;
         }
         let len = usize::from(u16::from_ne_bytes([self.rest[0], self.rest[1]]));
         let ty = u16::from_ne_bytes([self.rest[2], self.rest[3]]) & 0x3fff;
         if len < NLA_HDRLEN || len > self.rest.len() {
             self.rest = &[];
-            return Some(Err(Malformed));
+            return None;
         }
         let payload = &self.rest[NLA_HDRLEN..len];
         let aligned = (len + 3) & !3;
         self.rest = self.rest.get(aligned..).unwrap_or(&[]);
-        Some(Ok((ty, payload)))
+        Some((ty, payload))
     }
 }
 
@@ -138,7 +136,10 @@ impl<'a> Iterator for NestedIter<'a> {
 /// # Invariants
 ///
 /// `self.0` is NULL or a valid `netlink_ext_ack` for `'a`.
-pub(crate) struct ExtAck<'a>(*mut bindings::netlink_ext_ack, core::marker::PhantomData<&'a ()>);
+pub(crate) struct ExtAck<'a>(
+    *mut bindings::netlink_ext_ack,
+    core::marker::PhantomData<&'a ()>,
+);
 
 impl ExtAck<'_> {
     /// Wraps a pointer from a callback.
@@ -219,7 +220,9 @@ impl NlMsg {
     pub(crate) fn put_bytes(&mut self, ty: u32, data: &[u8]) -> Result {
         // CAST: attribute types are below 2^14; payloads here are a few bytes.
         // SAFETY: the skb is valid; `data` is readable for its length.
-        Self::check(unsafe { bindings::nla_put(self.0, ty as i32, data.len() as i32, data.as_ptr().cast()) })
+        Self::check(unsafe {
+            bindings::nla_put(self.0, ty as i32, data.len() as i32, data.as_ptr().cast())
+        })
     }
 
     /// Appends a nested attribute whose contents `f` writes; on error the

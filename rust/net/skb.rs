@@ -96,7 +96,13 @@ impl Skb {
     pub(crate) fn dev(&self) -> Option<&NetDevice> {
         // SAFETY: `dev` shares a union with `dev_scratch`, which only
         // queueing code (not the rx and tx paths we run in) uses.
-        let dev = unsafe { self.raw().__bindgen_anon_1.__bindgen_anon_1.__bindgen_anon_1.dev };
+        let dev = unsafe {
+            self.raw()
+                .__bindgen_anon_1
+                .__bindgen_anon_1
+                .__bindgen_anon_1
+                .dev
+        };
         // CAST: `kernel::bindings` keeps `net_device` opaque; ours is the
         // same C type.
         // SAFETY: the device an skb points to is held by whoever handed us
@@ -108,7 +114,13 @@ impl Skb {
     pub(crate) fn set_dev(&mut self, dev: &NetDevice) {
         // CAST: see `dev()`.
         // SAFETY: we own the skb; `dev` is valid.
-        unsafe { (*self.as_ptr()).__bindgen_anon_1.__bindgen_anon_1.__bindgen_anon_1.dev = dev.as_ptr().cast() };
+        unsafe {
+            (*self.as_ptr())
+                .__bindgen_anon_1
+                .__bindgen_anon_1
+                .__bindgen_anon_1
+                .dev = dev.as_ptr().cast()
+        };
     }
 
     /// `skb->pkt_type`.
@@ -119,7 +131,13 @@ impl Skb {
     /// Sets `skb->pkt_type`. Callers own the skb unshared.
     pub(crate) fn set_pkt_type(&mut self, t: PacketType) {
         // SAFETY: we own the skb (type invariant); the field is plain data.
-        unsafe { (*self.as_ptr()).__bindgen_anon_4.__bindgen_anon_1.as_mut().set_pkt_type(t as u8) };
+        unsafe {
+            (*self.as_ptr())
+                .__bindgen_anon_4
+                .__bindgen_anon_1
+                .as_mut()
+                .set_pkt_type(t as u8)
+        };
     }
 
     /// `skb->protocol`, in host order.
@@ -153,6 +171,17 @@ impl Skb {
         let hdr = self.eth_header()?;
         let dest = MacAddr::from_slice(&hdr[..ETH_ALEN])?;
         let source = MacAddr::from_slice(&hdr[ETH_ALEN..2 * ETH_ALEN])?;
+        Some((dest, source))
+    }
+
+    /// Destination and source MAC of the Ethernet header at `skb->data`,
+    /// where the transmit path has it (`skb_eth_hdr()`), whether or not the
+    /// MAC header offset was set.
+    pub(crate) fn tx_eth_addrs(&self) -> Option<(MacAddr, MacAddr)> {
+        let mut hdr = [0u8; 2 * ETH_ALEN];
+        let hdr = self.copy_prefix(0, &mut hdr);
+        let dest = MacAddr::from_slice(hdr.get(..ETH_ALEN)?)?;
+        let source = MacAddr::from_slice(hdr.get(ETH_ALEN..2 * ETH_ALEN)?)?;
         Some((dest, source))
     }
 

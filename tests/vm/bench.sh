@@ -387,7 +387,7 @@ cross_check tc:$ACT_PEER tc -s -j actions get action gact index $ACT_PEER
 splats=$(mvv_splats)
 if [ -n "$splats" ]; then
 	note "kernel splats during the run: $(echo "$splats" | head -n 3 | tr '\n' ' ')"
-	dmesg | grep -E -A20 "$MVV_SPLAT_RE" | head -n 60 | sed 's/^/# dmesg: /'
+	mvv_splat_context 60 | sed 's/^/# dmesg: /'
 fi
 mvv_bad_taint && note "kernel taint $(cat /proc/sys/kernel/tainted) has W or D"
 meta bench_seconds "$((SECONDS - start))"

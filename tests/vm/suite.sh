@@ -1,19 +1,73 @@
 #!/usr/bin/env bash
-# The in-VM test suite: loads macvlan_vrrp.ko, runs the netlink harness
-# suites, and fails on any kernel splat or bad taint since boot. Prints one
-# TAP stream and the closing "N passed, N failed[, N skipped]" line.
+# The in-VM test suite: starts the kernel-log reader, prepares kmemleak,
+# loads macvlan_vrrp.ko, runs the netlink harness suites, and fails on any
+# kernel report since boot, any kmemleak report after a suite, bad taint,
+# an unexpected skip, or a suite that runs a different number of checks
+# than tests/vm/plan says. Prints one TAP stream with its plan and the
+# closing "N passed, N failed[, N skipped]" line.
+#
+# MVV_SUITES narrows the harness suites while developing; under CI=true a
+# narrowed run fails. MVV_SIZE=full (make check-full) runs the suites at
+# their full sizes; the default is the CI size that fits make check's time
+# budget.
 set -uo pipefail
-. "$(dirname "$0")/lib.sh"
+here=$(dirname "$0")
+. "$here/lib.sh"
+
+# Harness subcommands (mvv-harness <suite>) and shell suites
+# (tests/vm/<suite>.sh), in order.
+all_suites=(foundation vrrp parity iproute2 frr)
+suites=(${MVV_SUITES:-${all_suites[@]}})
+
+declare -A planned=()
+while read -r name count; do
+	case "$name" in ''|\#*) continue ;; esac
+	planned[$name]=$count
+done < "$here/plan"
+
+# Sizes: CI (default) and full.
+case "${MVV_SIZE:-ci}" in
+full) parity_uppers=4096 ;;
+*) parity_uppers=512 ;;
+esac
+
+# The checks of this script, besides each suite's own: kmsg_reader,
+# boot_clean, kmemleak_ready, suites_complete, c_driver_not_loaded,
+# module_load, one per suite (its status), netconsole_via_upper,
+# final_unload, kmemleak_clean, no_kernel_splat, taint_clean.
+own=$((11 + ${#suites[@]}))
+expected=$own
+for s in "${suites[@]}"; do
+	expected=$((expected + ${planned[$s]:-0}))
+done
 
 pass=0 fail=0 skip=0 n=0
 ok() { n=$((n + 1)); pass=$((pass + 1)); echo "ok $n $1"; }
 not_ok() { n=$((n + 1)); fail=$((fail + 1)); echo "not ok $n $1${2:+ # $2}"; }
-skipped() { n=$((n + 1)); skip=$((skip + 1)); echo "ok $n $1 # SKIP $2"; }
+check() { if [ "$2" = 0 ]; then ok "$1"; else not_ok "$1" "${3:-}"; fi; }
 
 echo "KTAP version 1"
-echo "# kernel $(uname -r), accelerator: ${MVV_ACCEL:-unknown}"
+echo "1..$expected"
+echo "# kernel $(uname -r), accelerator: ${MVV_ACCEL:-unknown}, size ${MVV_SIZE:-ci}"
 
-if [ -z "$(mvv_splats)" ]; then ok boot_clean; else not_ok boot_clean "splat at boot"; fi
+if mvv_kmsg_start; then ok kmsg_reader; else not_ok kmsg_reader "no kernel log reader ($MVV_HARNESS kmsg)"; fi
+if [ -z "$(mvv_splats)" ]; then ok boot_clean; else not_ok boot_clean "report at boot: $(mvv_splats | head -n1)"; fi
+t0=$(date +%s)
+if mvv_kmemleak_prepare; then
+	ok kmemleak_ready
+	echo "# kmemleak: boot scan and clear took $(( $(date +%s) - t0 )) s"
+else
+	not_ok kmemleak_ready "no writable $MVV_KMEMLEAK (kernel without CONFIG_DEBUG_KMEMLEAK?)"
+fi
+
+if [ "${#suites[@]}" = "${#all_suites[@]}" ]; then
+	ok suites_complete
+elif [ "${CI:-}" = true ]; then
+	not_ok suites_complete "MVV_SUITES='${MVV_SUITES:-}' narrows the run under CI"
+else
+	ok suites_complete
+	echo "# narrowed by MVV_SUITES to: ${suites[*]} (a CI run fails this)"
+fi
 
 if [ -d /sys/module/macvlan ]; then
 	not_ok c_driver_not_loaded "macvlan.ko is loaded; ours cannot own kind macvlan"
@@ -22,59 +76,82 @@ else
 fi
 if err=$(insmod "$MVV_KO" 2>&1); then ok module_load; else not_ok module_load "insmod: $err"; fi
 
-# Each harness suite is a subtest: its lines are indented, and its summary
-# counts are added to ours.
-run_suite() {
-	local name=$1; shift
-	local out rc line
-	if [ ! -x "$MVV_HARNESS" ]; then
-		skipped "$name" "no harness binary at $MVV_HARNESS"
-		return
-	fi
-	out=$(mktemp)
-	"$MVV_HARNESS" "$@" > "$out" 2>&1
-	rc=$?
-	sed 's/^/    /' "$out"
-	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$out" | tail -n1)
-	if [ -z "$line" ]; then
-		not_ok "$name" "harness printed no count line (status $rc)"
+# At the end: two kmemleak scans; a report fails the check. (A report's
+# backtrace names the allocation; one scan per suite would cost about 20 s
+# each under TCG.)
+kmemleak_check() {
+	local report t0=$(date +%s)
+	report=$(mvv_kmemleak_scan)
+	echo "# kmemleak: two scans in $(( $(date +%s) - t0 )) s"
+	if [ -z "$report" ]; then
+		ok kmemleak_clean
 	else
-		local p f s
-		p=$(sed -E 's/^([0-9]+) passed.*/\1/' <<<"$line")
-		f=$(sed -E 's/^[0-9]+ passed, ([0-9]+) failed.*/\1/' <<<"$line")
-		s=$(sed -nE 's/.*, ([0-9]+) skipped.*/\1/p' <<<"$line")
-		pass=$((pass + p)); fail=$((fail + f)); skip=$((skip + ${s:-0}))
-		if [ "$rc" = 0 ] && [ "$f" = 0 ]; then
-			echo "# $name: $line"
-		else
-			not_ok "$name" "status $rc: $line"
-		fi
+		not_ok kmemleak_clean "$(grep -c '^unreferenced object' <<<"$report") suspected leaks"
+		echo "$report" | head -n 80 | sed 's/^/# kmemleak: /'
 	fi
-	rm -f "$out"
 }
 
-if [ -d /sys/module/macvlan_vrrp ]; then
-	# Suites in order; MVV_SUITES narrows the list while developing.
-	for suite in ${MVV_SUITES:-foundation vrrp parity}; do
-		if "$MVV_HARNESS" "$suite" --help >/dev/null 2>&1; then
-			run_suite "$suite" "$suite" --module "$MVV_KO"
-		else
-			not_ok "$suite" "mvv-harness has no suite '$suite'"
-		fi
-	done
-else
-	skipped foundation "module not loaded"
-fi
+# Each suite is a subtest: its lines are indented, and its counts are added
+# to ours. Its count must be the planned one, and none may skip.
+run_suite() { # name command...
+	local name=$1; shift
+	local out rc line p f s total
+	out=$(mktemp)
+	# Streamed as it runs, so a stuck check shows where it is.
+	"$@" 2>&1 < /dev/null | tee "$out" | sed -u 's/^/    /'
+	rc=${PIPESTATUS[0]}
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$out" | tail -n1)
+	rm -f "$out"
+	if [ -z "$line" ]; then
+		not_ok "$name" "harness printed no count line (status $rc)"
+		return
+	fi
+	p=$(sed -E 's/^([0-9]+) passed.*/\1/' <<<"$line")
+	f=$(sed -E 's/^[0-9]+ passed, ([0-9]+) failed.*/\1/' <<<"$line")
+	s=$(sed -nE 's/.*, ([0-9]+) skipped.*/\1/p' <<<"$line")
+	s=${s:-0}
+	pass=$((pass + p)); fail=$((fail + f)); skip=$((skip + s))
+	n=$((n + p + f + s))
+	total=$((p + f + s))
+	if [ "$total" != "${planned[$name]:-}" ]; then
+		not_ok "$name" "ran $total checks, tests/vm/plan says ${planned[$name]:-none}"
+	elif [ "$s" != 0 ]; then
+		not_ok "$name" "$s unexpected skips"
+	elif [ "$rc" != 0 ] || [ "$f" != 0 ]; then
+		not_ok "$name" "status $rc: $line"
+	else
+		ok "$name"
+	fi
+}
+
+for suite in "${suites[@]}"; do
+	if [ -z "${planned[$suite]:-}" ]; then
+		not_ok "$suite" "no count for '$suite' in tests/vm/plan"
+	elif [ ! -d /sys/module/macvlan_vrrp ]; then
+		not_ok "$suite" "module not loaded"
+	elif [ -f "$here/$suite.sh" ]; then
+		run_suite "$suite" bash "$here/$suite.sh"
+	elif ! "$MVV_HARNESS" "$suite" --help >/dev/null 2>&1; then
+		not_ok "$suite" "mvv-harness has no suite '$suite'"
+	elif [ "$suite" = parity ]; then
+		run_suite "$suite" "$MVV_HARNESS" parity --module "$MVV_KO" --uppers "$parity_uppers"
+	else
+		run_suite "$suite" "$MVV_HARNESS" "$suite" --module "$MVV_KO"
+	fi
+done
 
 if [ -d /sys/module/macvlan_vrrp ]; then
-	bash "$(dirname "$0")/netconsole.sh"
+	bash "$here/netconsole.sh"
 	case $? in
 	0) ok netconsole_via_upper ;;
-	77) skipped netconsole_via_upper "kernel without netconsole (CONFIG_NETCONSOLE_DYNAMIC)" ;;
+	77) not_ok netconsole_via_upper "unexpected skip: kernel without netconsole (CONFIG_NETCONSOLE_DYNAMIC)" ;;
 	*) not_ok netconsole_via_upper "no netconsole output through the upper device" ;;
 	esac
-	if err=$(rmmod macvlan_vrrp 2>&1); then ok final_unload; else not_ok final_unload "rmmod: $err"; fi
+else
+	not_ok netconsole_via_upper "module not loaded"
 fi
+if err=$(rmmod macvlan_vrrp 2>&1); then ok final_unload; else not_ok final_unload "rmmod: $err"; fi
+kmemleak_check
 
 splats=$(mvv_splats)
 if [ -z "$splats" ]; then
@@ -82,7 +159,7 @@ if [ -z "$splats" ]; then
 else
 	not_ok no_kernel_splat "kernel reported problems"
 	echo "$splats" | head -n 40 | sed 's/^/# /'
-	dmesg | grep -E -A25 "$MVV_SPLAT_RE" | head -n 120 | sed 's/^/# dmesg: /'
+	mvv_splat_context | sed 's/^/# kernel log: /'
 fi
 if mvv_bad_taint; then
 	not_ok taint_clean "tainted=$(cat /proc/sys/kernel/tainted) has W or D"
@@ -90,8 +167,9 @@ else
 	ok taint_clean
 fi
 
-echo "1..$n"
+[ "$n" = "$expected" ] || not_ok plan_complete "reported $n checks of the $expected planned"
+echo "# $n checks of $expected planned"
 line="$pass passed, $fail failed"
 [ "$skip" -gt 0 ] && line="$line, $skip skipped"
 echo "$line"
-[ "$fail" = 0 ]
+[ "$fail" = 0 ] && [ "$n" = "$expected" ]

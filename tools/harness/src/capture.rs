@@ -311,43 +311,66 @@ impl PacketSender {
         if frame.len() < 14 {
             bail!("frame of {} bytes is too short", frame.len());
         }
+        let protocol = u16::from_be_bytes([frame[12], frame[13]]);
+        for attempt in 0..50 {
+            match self.send_once(frame, protocol) {
+                Ok(n) if n == frame.len() => return Ok(()),
+                Ok(n) => bail!(
+                    "short send on {}: {n} of {} bytes",
+                    self.ifname,
+                    frame.len()
+                ),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock && attempt < 49 => {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                Err(e) => return Err(e).with_context(|| format!("sendto on {}", self.ifname)),
+            }
+        }
+        bail!("sendto on {}: still EAGAIN", self.ifname)
+    }
+
+    /// Sets `PACKET_QDISC_BYPASS`: frames go from the socket straight to the
+    /// device's `ndo_start_xmit` (`dev_direct_xmit`), past the qdisc layer
+    /// and its `skb_reset_mac_header()`.
+    pub fn bypass_qdisc(&self) -> Result<()> {
+        let one: libc::c_int = 1;
+        setsockopt(
+            &self.fd,
+            libc::SOL_PACKET,
+            libc::PACKET_QDISC_BYPASS,
+            &one,
+            "PACKET_QDISC_BYPASS",
+        )
+        .with_context(|| format!("on {}", self.ifname))
+    }
+
+    /// One `sendto` of `frame` with `sll_protocol` `protocol` (host order),
+    /// no retry: the kernel's answer as it is, for tests of the transmit
+    /// status.
+    pub fn send_once(&self, frame: &[u8], protocol: u16) -> io::Result<usize> {
         // SAFETY: all-zero is a valid sockaddr_ll.
         let mut sll: libc::sockaddr_ll = unsafe { mem::zeroed() };
         sll.sll_family = libc::AF_PACKET as u16;
-        sll.sll_protocol = u16::from_be_bytes([frame[12], frame[13]]).to_be();
+        sll.sll_protocol = protocol.to_be();
         sll.sll_ifindex = self.ifindex as i32;
         sll.sll_halen = 6;
-        sll.sll_addr[..6].copy_from_slice(&frame[..6]);
-        for attempt in 0..50 {
-            // SAFETY: frame and sll are live and sized as passed.
-            let n = unsafe {
-                libc::sendto(
-                    self.fd.as_raw_fd(),
-                    frame.as_ptr() as *const libc::c_void,
-                    frame.len(),
-                    0,
-                    &sll as *const libc::sockaddr_ll as *const libc::sockaddr,
-                    mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,
-                )
-            };
-            if n == frame.len() as isize {
-                return Ok(());
-            }
-            let e = io::Error::last_os_error();
-            if n < 0 && e.kind() == io::ErrorKind::WouldBlock && attempt < 49 {
-                std::thread::sleep(Duration::from_millis(5));
-                continue;
-            }
-            if n < 0 {
-                return Err(e).with_context(|| format!("sendto on {}", self.ifname));
-            }
-            bail!(
-                "short send on {}: {n} of {} bytes",
-                self.ifname,
-                frame.len()
-            );
+        sll.sll_addr[..6].copy_from_slice(&frame[..6.min(frame.len())]);
+        // SAFETY: frame and sll are live and sized as passed.
+        let n = unsafe {
+            libc::sendto(
+                self.fd.as_raw_fd(),
+                frame.as_ptr() as *const libc::c_void,
+                frame.len(),
+                0,
+                &sll as *const libc::sockaddr_ll as *const libc::sockaddr,
+                mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,
+            )
+        };
+        if n < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(n as usize)
         }
-        bail!("sendto on {}: still EAGAIN", self.ifname)
     }
 
     /// Send `frames`, a little apart so that no queue overflows.

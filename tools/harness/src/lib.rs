@@ -9,6 +9,7 @@
 //!   addresses, routes and neighbours; VRRP virtual MACs).
 //! - [`ethtool`]: driver name and `ethtool -S` statistics inside a netns.
 //! - [`kmod`]: /sys/module, rmmod, insmod, modprobe.
+//! - [`kmsg`]: the continuous /dev/kmsg reader the VM suites start first.
 //! - [`frames`]: hand-built VRRPv3 adverts, gratuitous ARP, UDP frames.
 //! - [`capture`]: packet and raw IP sockets that count where frames land.
 //! - [`nft`]: nftables rulesets and counters through the `nft` binary.
@@ -21,8 +22,10 @@ pub mod capture;
 pub mod ethtool;
 pub mod frames;
 pub mod kmod;
+pub mod kmsg;
 pub mod netns;
 pub mod nft;
 pub mod ping;
 pub mod suites;
 pub mod tap;
+pub mod vty;

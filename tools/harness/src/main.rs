@@ -44,15 +44,71 @@ enum Cmd {
         /// Path to macvlan_vrrp.ko (inserted after the C driver's run)
         #[arg(long, value_name = "PATH")]
         module: PathBuf,
+        /// Upper devices on one lower in the lifecycle check (make check
+        /// runs 512; make check-full 4096)
+        #[arg(long, value_name = "N", default_value_t = 4096)]
+        uppers: usize,
     },
     /// Print one failing TAP test and exit 1 (checks failure propagation)
     SelftestFail,
+    /// Run a command on FRR daemons' vty sockets (as vtysh does) and print
+    /// each one's output, or with --field one row's value per socket on one
+    /// line ("?" where it is missing)
+    Vty {
+        /// A daemon's vty socket, e.g. DIR/vrrpd.vty (repeatable)
+        #[arg(long, value_name = "PATH", required = true)]
+        socket: Vec<PathBuf>,
+        /// The command
+        #[arg(long)]
+        command: String,
+        /// The row whose value to print
+        #[arg(long)]
+        field: Option<String>,
+    },
+    /// Follow /dev/kmsg into a log file until the kernel stops; print
+    /// records containing an --alert string on stdout at once
+    Kmsg {
+        /// The log file (appended to)
+        #[arg(long, value_name = "PATH")]
+        log: PathBuf,
+        /// A string that makes a record an alert (repeatable)
+        #[arg(long, value_name = "TEXT")]
+        alert: Vec<String>,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let out = io::stdout();
     let code = match cli.cmd {
+        Cmd::Vty {
+            socket,
+            command,
+            field,
+        } => {
+            let mut values = Vec::new();
+            for s in &socket {
+                match (mvv_harness::vty::command(s, &command), &field) {
+                    (Ok(out), None) => print!("{out}"),
+                    (Ok(out), Some(f)) => {
+                        values.push(mvv_harness::vty::field(&out, f).unwrap_or("?").to_string())
+                    }
+                    (Err(_), Some(_)) => values.push("?".into()),
+                    (Err(e), None) => eprintln!("{}: {e}", s.display()),
+                }
+            }
+            if field.is_some() {
+                println!("{}", values.join(" "));
+            }
+            0
+        }
+        Cmd::Kmsg { log, alert } => match mvv_harness::kmsg::follow(&log, &alert) {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("mvv-harness kmsg: {e}");
+                1
+            }
+        },
         Cmd::SelftestFail => {
             let mut tap = Tap::new(out.lock(), Some(suites::selftest::TESTS.len()));
             suites::selftest::run(&mut tap);
@@ -72,12 +128,12 @@ fn main() -> ExitCode {
             });
             tap.finish()
         }
-        Cmd::Parity { module } => {
+        Cmd::Parity { module, uppers } => {
             // The number of checks depends on the differences found: the
             // plan is printed at the end.
             let mut tap = Tap::new(out.lock(), None);
             run_async(&mut tap, |tap| {
-                Box::pin(async move { suites::parity::run(tap, &module).await })
+                Box::pin(async move { suites::parity::run(tap, &module, uppers).await })
             });
             tap.finish()
         }

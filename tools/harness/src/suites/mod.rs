@@ -4,5 +4,6 @@
 pub mod common;
 pub mod foundation;
 pub mod parity;
+pub mod parity_review;
 pub mod selftest;
 pub mod vrrp;

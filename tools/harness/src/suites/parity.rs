@@ -50,6 +50,7 @@ use crate::nl::{errno_name, Nl, NlError, NlTask};
 use crate::suites::common::{
     add_switch_port, create_connected, err, expect_driver, index, link, names_gone,
 };
+use crate::suites::parity_review::{self, Dut, Review, FLUSH_PER_UPPER};
 use crate::tap::{Outcome, Tap};
 use crate::vrrp::fmt_mac;
 use mvv_netlink::rtnetlink;
@@ -564,6 +565,8 @@ struct Obs {
     unload: Result<(), String>,
     netns_move: Result<String, String>,
     many: Result<String, String>,
+    /// The review cases (`parity_review`).
+    review: Review,
     /// Diagnostics to print after the run.
     diags: Vec<String>,
 }
@@ -582,6 +585,7 @@ impl Default for Obs {
             unload: Err("not run".into()),
             netns_move: Err("not run".into()),
             many: Err("not run".into()),
+            review: Review::default(),
             diags: Vec::new(),
         }
     }
@@ -715,6 +719,8 @@ struct Env {
     _tasks: Vec<NlTask>,
     tag: u16,
     module: PathBuf,
+    /// Upper devices in `many_uppers`.
+    uppers: usize,
 }
 
 async fn setup() -> Result<Env, String> {
@@ -731,6 +737,7 @@ async fn setup() -> Result<Env, String> {
         _tasks: tasks,
         tag: 0x6000,
         module: PathBuf::new(),
+        uppers: 0,
     };
     for (ns, nl) in [
         (&env.dut, &env.ndut),
@@ -1291,9 +1298,22 @@ impl Env {
         obs.netns_move = self.netns_move(drv).await;
         let _ = self.del_macvlans().await;
         let t = Instant::now();
-        obs.many = self.many_uppers(4096, drv).await;
+        obs.many = self.many_uppers(self.uppers, drv).await;
         tap.diag(&format!(
-            "{}: 4096 uppers in {:.1}s",
+            "{}: {} uppers in {:.1}s",
+            drv.module(),
+            self.uppers,
+            t.elapsed().as_secs_f64()
+        ));
+        let t = Instant::now();
+        obs.review = Dut {
+            ns: &self.dut,
+            nl: &self.ndut,
+        }
+        .run()
+        .await;
+        tap.diag(&format!(
+            "{}: review cases in {:.1}s",
             drv.module(),
             t.elapsed().as_secs_f64()
         ));
@@ -1777,7 +1797,7 @@ fn report_faults<W: Write>(tap: &mut Tap<W>, c: &Obs, o: &Obs) {
     tap.report("fault_rmmod_with_devices", &both(&c.unload, &o.unload));
     for (name, a, b) in [
         ("lifecycle_netns_move", &c.netns_move, &o.netns_move),
-        ("lifecycle_4096_uppers", &c.many, &o.many),
+        ("lifecycle_many_uppers", &c.many, &o.many),
     ] {
         let mut f = Vec::new();
         match (a, b) {
@@ -1801,7 +1821,42 @@ fn report_faults<W: Write>(tap: &mut Tap<W>, c: &Obs, o: &Obs) {
     }
 }
 
-pub async fn run<W: Write>(tap: &mut Tap<W>, module: &Path) {
+/// One check per review case: the same text from both drivers. The source
+/// flush is also timed: the figures are printed, and ours may not take
+/// more than three times C's (plus 0.2 s of slack for a busy host): a walk
+/// that restarts after each removal is quadratic and far beyond that.
+fn report_review<W: Write>(tap: &mut Tap<W>, c: &Obs, o: &Obs) {
+    for name in parity_review::CASES {
+        let t = format!("review_{name}");
+        match (c.review.cases.get(name), o.review.cases.get(name)) {
+            (Some(Ok(x)), Some(Ok(y))) => {
+                let mut f = Vec::new();
+                if x == y {
+                    tap.diag(&format!("{name}: {x}"));
+                } else {
+                    f.push(format!("C: {x}; ours: {y}"));
+                }
+                if name == "source_flush_5000" {
+                    if let (Some(ct), Some(ot)) = (c.review.flush_seconds, o.review.flush_seconds) {
+                        tap.diag(&format!(
+                            "figure: flushing {FLUSH_PER_UPPER} of {} source MACs: C {:.3} s, ours {:.3} s",
+                            2 * FLUSH_PER_UPPER,
+                            ct,
+                            ot
+                        ));
+                        if ot > 3.0 * ct + 0.2 {
+                            f.push(format!("ours took {ot:.3} s, C {ct:.3} s"));
+                        }
+                    }
+                }
+                tap.report(&t, &Outcome::from_failures(&f));
+            }
+            (a, b) => tap.fail(&t, not_both_ok(a, b)),
+        }
+    }
+}
+
+pub async fn run<W: Write>(tap: &mut Tap<W>, module: &Path, uppers: usize) {
     let start = Instant::now();
     if !module.is_file() {
         tap.setup_error(&format!("--module {}: not a file", module.display()));
@@ -1811,6 +1866,7 @@ pub async fn run<W: Write>(tap: &mut Tap<W>, module: &Path) {
     let mut env = match setup().await {
         Ok(mut e) => {
             e.module = module.to_path_buf();
+            e.uppers = uppers;
             tap.pass("setup");
             e
         }
@@ -1874,6 +1930,7 @@ pub async fn run<W: Write>(tap: &mut Tap<W>, module: &Path) {
     report_doc(tap, &measured);
     report_netlink(tap, c, o);
     report_faults(tap, c, o);
+    report_review(tap, c, o);
     for d in IFF_MACVLAN_DIFFERENCES {
         tap.diag(&format!("expected difference: (not measured) {d}"));
     }

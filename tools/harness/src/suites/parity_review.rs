@@ -1,0 +1,448 @@
+//! Parity cases from the line-by-line review against 6.12's
+//! `drivers/net/macvlan.c`: each builds its own small topology in the DUT
+//! namespace, observes one behaviour as text, and the parity suite compares
+//! the C driver's text with ours.
+//!
+//! - `tx_status_lower_drops`: the transmit status of a drop below the upper
+//!   device (`sendto` on AF_PACKET, the upper's tx counters);
+//! - `tx_qdisc_bypass_bridge`: bridge-mode local delivery of a frame sent
+//!   past the qdisc layer (`PACKET_QDISC_BYPASS`). The driver reads the
+//!   header at `skb->data`, as C does; 6.12.117's `packet_parse_headers()`
+//!   also anchors the MAC header there, so on this kernel the case checks
+//!   the path rather than telling the two readings apart;
+//! - `addr_assign_type`: `addr_assign_type` of an upper device in each mode
+//!   over a lower device whose MAC was set by hand;
+//! - `fdb_zero_mac`: `bridge fdb add/del 00:00:00:00:00:00 … self` on a
+//!   passthru upper device;
+//! - `macaddr_data_trailer`: a MACADDR_DATA list whose last entry is cut
+//!   short, on create and on changelink;
+//! - `source_flush_5000`: flushing 2,500 source MACs of one upper device
+//!   while another holds 2,500 more (the state after, and the time, which
+//!   the suite prints and bounds).
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+use std::time::{Duration, Instant};
+
+use crate::capture::{wait_until, PacketLog, PacketSender};
+use crate::frames::{self, ETH_P_IP};
+use crate::kmod;
+use crate::link::{ifla_macvlan as ml, macvlan_change_msg, macvlan_mode, veth_msg, RawNla};
+use crate::netns::Netns;
+use crate::nl::{errno_name, Nl, NlError};
+use crate::suites::common::{err, index, link};
+use mvv_netlink::rtnetlink::packet_route::link::InfoMacVlan;
+
+/// The review cases, in report order.
+pub const CASES: [&str; 6] = [
+    "tx_status_lower_drops",
+    "tx_qdisc_bypass_bridge",
+    "addr_assign_type",
+    "fdb_zero_mac",
+    "macaddr_data_trailer",
+    "source_flush_5000",
+];
+
+/// Source MACs per upper device in `source_flush_5000`.
+pub const FLUSH_PER_UPPER: usize = 2500;
+
+const MACADDR_SET: u32 = 3;
+const MACADDR_FLUSH: u32 = 2;
+const PT_MAC: [u8; 6] = [0x02, 0, 0, 0, 0x05, 0x01];
+const BU1_MAC: [u8; 6] = [0x02, 0, 0, 0, 0x05, 0x11];
+const BU2_MAC: [u8; 6] = [0x02, 0, 0, 0, 0x05, 0x12];
+
+/// What one driver showed in each case; `flush_seconds` is the time of the
+/// 2,500-entry flush, for the suite's figures.
+#[derive(Default)]
+pub struct Review {
+    pub cases: BTreeMap<&'static str, Result<String, String>>,
+    pub flush_seconds: Option<f64>,
+}
+
+/// The DUT namespace and its rtnetlink connection.
+pub struct Dut<'a> {
+    pub ns: &'a Netns,
+    pub nl: &'a Nl,
+}
+
+fn nl_text(r: Result<(), NlError>) -> String {
+    match r {
+        Ok(()) => "success".into(),
+        Err(e) => match e.errno() {
+            Some(n) => errno_name(n),
+            None => format!("transport error: {e}"),
+        },
+    }
+}
+
+fn run_in(ns: &Netns, program: &str, args: &[&str]) -> kmod::Run {
+    kmod::run(ns.command(program).args(args))
+}
+
+fn must(ns: &Netns, program: &str, args: &[&str]) -> Result<(), String> {
+    let r = run_in(ns, program, args);
+    if r.success {
+        Ok(())
+    } else {
+        Err(format!("{program} {}: {}", args.join(" "), r.summary()))
+    }
+}
+
+/// A MACADDR_DATA payload of `n` distinct locally administered MACs whose
+/// fourth byte is `tag`.
+fn many_macs(tag: u8, n: usize) -> Vec<u8> {
+    let mut v = Vec::with_capacity(n * 12);
+    for i in 0..n {
+        let mac = [0x02, 0x5e, tag, (i >> 16) as u8, (i >> 8) as u8, i as u8];
+        v.extend(RawNla::bytes(ml::MACADDR, &mac).encode());
+    }
+    v
+}
+
+fn macaddr_count(l: &crate::link::Link) -> Option<u32> {
+    l.macvlan.iter().find_map(|a| match a {
+        InfoMacVlan::MacAddrCount(n) => Some(*n),
+        _ => None,
+    })
+}
+
+impl Dut<'_> {
+    async fn add_upper(
+        &self,
+        name: &str,
+        lower: &str,
+        attrs: &[RawNla],
+        mac: Option<[u8; 6]>,
+    ) -> Result<u32, String> {
+        let l = index(self.nl, lower).await?;
+        let mut m = crate::link::macvlan_msg(name, l, attrs);
+        if let Some(mac) = mac {
+            m = crate::link::with_address(m, &mac);
+        }
+        self.nl
+            .link_add(m)
+            .await
+            .map_err(err(format!("creating {name} on {lower}")))?;
+        index(self.nl, name).await
+    }
+
+    async fn veth(&self, name: &str, peer: &str) -> Result<u32, String> {
+        self.nl
+            .link_add(veth_msg(name, peer))
+            .await
+            .map_err(err(format!("veth {name}")))?;
+        for n in [name, peer] {
+            let i = index(self.nl, n).await?;
+            self.nl.link_up(i).await.map_err(err(format!("{n} up")))?;
+        }
+        index(self.nl, name).await
+    }
+
+    async fn del(&self, names: &[&str]) {
+        for n in names {
+            if let Ok(Some(l)) = self.nl.link_by_name(n).await {
+                let _ = self.nl.link_del(l.index).await;
+            }
+        }
+    }
+
+    /// Runs every case; each cleans up after itself, whatever its result.
+    pub async fn run(&self) -> Review {
+        let mut r = Review::default();
+        let v = self.tx_status().await;
+        self.del(&["tl0"]).await;
+        r.cases.insert(CASES[0], v);
+        let v = self.qdisc_bypass().await;
+        self.del(&["bl0"]).await;
+        r.cases.insert(CASES[1], v);
+        let v = self.addr_assign_type().await;
+        self.del(&["al0"]).await;
+        r.cases.insert(CASES[2], v);
+        let v = self.fdb_zero().await;
+        self.del(&["zl0"]).await;
+        r.cases.insert(CASES[3], v);
+        let v = self.macaddr_trailer().await;
+        self.del(&["dl0"]).await;
+        r.cases.insert(CASES[4], v);
+        let v = self.source_flush(&mut r.flush_seconds).await;
+        self.del(&["fl5"]).await;
+        r.cases.insert(CASES[5], v);
+        r
+    }
+
+    /// A private-mode upper device over a lower whose egress drops every
+    /// frame (clsact, matchall, drop): what `sendto` on the upper says, and
+    /// how the upper counted it.
+    async fn tx_status(&self) -> Result<String, String> {
+        self.veth("tl0", "tl1").await?;
+        must(self.ns, "tc", &["qdisc", "add", "dev", "tl0", "clsact"])?;
+        must(
+            self.ns,
+            "tc",
+            &[
+                "filter", "add", "dev", "tl0", "egress", "matchall", "action", "drop",
+            ],
+        )?;
+        let up = self
+            .add_upper(
+                "tu0",
+                "tl0",
+                &[RawNla::macvlan_mode(macvlan_mode::PRIVATE)],
+                None,
+            )
+            .await?;
+        self.nl.link_up(up).await.map_err(err("tu0 up"))?;
+        let mac = link(self.nl, "tu0").await?.address.unwrap_or_default();
+        let before = link(self.nl, "tu0")
+            .await?
+            .stats64()
+            .ok_or("tu0: no stats64")?;
+        let sender = PacketSender::open(self.ns, "tu0").map_err(err("sender on tu0"))?;
+        let frame = frames::udp_v4(
+            (
+                mac.try_into().unwrap_or([2, 0, 0, 0, 0, 0]),
+                Ipv4Addr::new(10, 9, 5, 1),
+                40000,
+            ),
+            (frames::BROADCAST, Ipv4Addr::BROADCAST, 9999),
+            0x7001,
+            b"mvv-review",
+        );
+        let sent = match sender.send_once(&frame, ETH_P_IP) {
+            Ok(n) => format!("sent {n} bytes"),
+            Err(e) => format!("errno {}", errno_name(e.raw_os_error().unwrap_or(0))),
+        };
+        let after = link(self.nl, "tu0")
+            .await?
+            .stats64()
+            .ok_or("tu0: no stats64")?;
+        Ok(format!(
+            "{sent}; tx_packets +{}, tx_dropped +{}",
+            after.tx_packets - before.tx_packets,
+            after.tx_dropped - before.tx_dropped
+        ))
+    }
+
+    /// Two bridge-mode upper devices; bu1 sends a unicast frame to bu2 with
+    /// `PACKET_QDISC_BYPASS` and `sll_protocol` ETH_P_IP: where it arrives.
+    async fn qdisc_bypass(&self) -> Result<String, String> {
+        let l = self.veth("bl0", "bl1").await?;
+        let mode = [RawNla::macvlan_mode(macvlan_mode::BRIDGE)];
+        let b1 = self.add_upper("bu1", "bl0", &mode, Some(BU1_MAC)).await?;
+        let b2 = self.add_upper("bu2", "bl0", &mode, Some(BU2_MAC)).await?;
+        for i in [b1, b2] {
+            self.nl.link_up(i).await.map_err(err("up"))?;
+        }
+        let peer = index(self.nl, "bl1").await?;
+        let mut log = PacketLog::open(self.ns, ETH_P_IP).map_err(err("packet socket"))?;
+        let sender = PacketSender::open(self.ns, "bu1").map_err(err("sender on bu1"))?;
+        sender.bypass_qdisc().map_err(err("bypass"))?;
+        let tag = 0x7002;
+        let frame = frames::udp_v4(
+            (BU1_MAC, Ipv4Addr::new(10, 9, 5, 11), 40000),
+            (BU2_MAC, Ipv4Addr::new(10, 9, 5, 12), 9999),
+            tag,
+            b"mvv-review",
+        );
+        let sent = match sender.send_once(&frame, ETH_P_IP) {
+            Ok(_) => "sent".to_string(),
+            Err(e) => format!("errno {}", errno_name(e.raw_os_error().unwrap_or(0))),
+        };
+        let fd = log.fd();
+        wait_until(
+            &[fd],
+            Duration::from_millis(600),
+            Duration::from_millis(300),
+            || {
+                log.pump();
+                false
+            },
+        );
+        let mut at = BTreeMap::new();
+        for (ifindex, f) in &log.frames {
+            if frames::parse_udp_v4(f).map(|x| x.tag) != Some(u32::from(tag)) {
+                continue;
+            }
+            let name = match *ifindex as u32 {
+                i if i == b2 => "bu2",
+                i if i == b1 => "bu1",
+                i if i == l => "bl0",
+                i if i == peer => "bl1 (left the host)",
+                _ => "other",
+            };
+            *at.entry(name).or_insert(0u32) += 1;
+        }
+        let at: Vec<String> = at.iter().map(|(k, v)| format!("{k} x{v}")).collect();
+        Ok(format!(
+            "{sent}; received at: {}",
+            if at.is_empty() {
+                "nowhere".into()
+            } else {
+                at.join(", ")
+            }
+        ))
+    }
+
+    /// `addr_assign_type` of an upper device in each mode (without and with
+    /// IFLA_ADDRESS) over a lower whose MAC was set by hand (type 3).
+    async fn addr_assign_type(&self) -> Result<String, String> {
+        self.veth("al0", "al1").await?;
+        must(
+            self.ns,
+            "ip",
+            &["link", "set", "dev", "al0", "address", "02:00:00:00:05:a0"],
+        )?;
+        let read = |dev: &str| -> Result<String, String> {
+            let r = run_in(
+                self.ns,
+                "ip",
+                &[
+                    "netns",
+                    "exec",
+                    self.ns.name(),
+                    "cat",
+                    &format!("/sys/class/net/{dev}/addr_assign_type"),
+                ],
+            );
+            if r.success {
+                Ok(r.output.trim().to_string())
+            } else {
+                Err(format!(
+                    "reading addr_assign_type of {dev}: {}",
+                    r.summary()
+                ))
+            }
+        };
+        let mut out = vec![format!("lower {}", read("al0")?)];
+        use macvlan_mode::{BRIDGE, PASSTHRU, PRIVATE, SOURCE, VEPA};
+        for (name, mode) in [
+            ("private", PRIVATE),
+            ("vepa", VEPA),
+            ("bridge", BRIDGE),
+            ("source", SOURCE),
+            ("passthru", PASSTHRU),
+        ] {
+            for (how, mac) in [("random", None), ("given", Some(PT_MAC))] {
+                if mode == PASSTHRU && mac.is_some() {
+                    // A passthru device takes the lower's MAC in both drivers.
+                    continue;
+                }
+                let i = self
+                    .add_upper("au0", "al0", &[RawNla::macvlan_mode(mode)], mac)
+                    .await?;
+                out.push(format!("{name}/{how} {}", read("au0")?));
+                self.nl.link_del(i).await.map_err(err("deleting au0"))?;
+            }
+        }
+        Ok(out.join(", "))
+    }
+
+    /// `bridge fdb add` then `del` of the all-zero MAC on a passthru upper.
+    async fn fdb_zero(&self) -> Result<String, String> {
+        self.veth("zl0", "zl1").await?;
+        self.add_upper(
+            "zp0",
+            "zl0",
+            &[RawNla::macvlan_mode(macvlan_mode::PASSTHRU)],
+            None,
+        )
+        .await?;
+        let mut out = Vec::new();
+        for verb in ["add", "del"] {
+            let r = run_in(
+                self.ns,
+                "bridge",
+                &["fdb", verb, "00:00:00:00:00:00", "dev", "zp0", "self"],
+            );
+            out.push(format!(
+                "{verb} {}",
+                if r.success {
+                    "ok".to_string()
+                } else {
+                    r.output.trim().to_string()
+                }
+            ));
+        }
+        Ok(out.join("; "))
+    }
+
+    /// MACADDR_DATA with one good entry and a trailing header whose length
+    /// runs past the list: on create, and on a changelink of a source-mode
+    /// device, the result and the list left behind.
+    async fn macaddr_trailer(&self) -> Result<String, String> {
+        self.veth("dl0", "dl1").await?;
+        let mut data = RawNla::bytes(ml::MACADDR, &[0x02, 0, 0, 0, 0x05, 0xd1]).encode();
+        // nla_len 10, type MACADDR, but only the 4-byte header follows.
+        data.extend_from_slice(&10u16.to_ne_bytes());
+        data.extend_from_slice(&ml::MACADDR.to_ne_bytes());
+        let attrs = [
+            RawNla::macvlan_mode(macvlan_mode::SOURCE),
+            RawNla::u32(ml::MACADDR_MODE, MACADDR_SET),
+            RawNla::bytes(ml::MACADDR_DATA, &data),
+        ];
+        let l = index(self.nl, "dl0").await?;
+        let create = nl_text(
+            self.nl
+                .link_add(crate::link::macvlan_msg("ds0", l, &attrs))
+                .await,
+        );
+        let count = match self
+            .nl
+            .link_by_name("ds0")
+            .await
+            .map_err(err("RTM_GETLINK"))?
+        {
+            Some(d) => format!("{:?}", macaddr_count(&d)),
+            None => "no device".into(),
+        };
+        self.del(&["ds0"]).await;
+        let i = self
+            .add_upper(
+                "ds1",
+                "dl0",
+                &[RawNla::macvlan_mode(macvlan_mode::SOURCE)],
+                None,
+            )
+            .await?;
+        let change = nl_text(
+            self.nl
+                .link_change(macvlan_change_msg(i, &attrs[1..]))
+                .await,
+        );
+        let count2 = format!("{:?}", macaddr_count(&link(self.nl, "ds1").await?));
+        Ok(format!(
+            "create {create}, sources {count}; changelink {change}, sources {count2}"
+        ))
+    }
+
+    /// Two source-mode uppers with 2,500 source MACs each; flush the first
+    /// (MACADDR_MODE flush) and report both lists' sizes after it.
+    async fn source_flush(&self, seconds: &mut Option<f64>) -> Result<String, String> {
+        self.veth("fl5", "fl6").await?;
+        let mut ids = Vec::new();
+        for (name, tag) in [("fs1", 1u8), ("fs2", 2u8)] {
+            let attrs = [
+                RawNla::macvlan_mode(macvlan_mode::SOURCE),
+                RawNla::u32(ml::MACADDR_MODE, MACADDR_SET),
+                RawNla::bytes(ml::MACADDR_DATA, &many_macs(tag, FLUSH_PER_UPPER)),
+            ];
+            ids.push(self.add_upper(name, "fl5", &attrs, None).await?);
+        }
+        let t = Instant::now();
+        let r = self
+            .nl
+            .link_change(macvlan_change_msg(
+                ids[0],
+                &[RawNla::u32(ml::MACADDR_MODE, MACADDR_FLUSH)],
+            ))
+            .await;
+        *seconds = Some(t.elapsed().as_secs_f64());
+        let c1 = macaddr_count(&link(self.nl, "fs1").await?);
+        let c2 = macaddr_count(&link(self.nl, "fs2").await?);
+        Ok(format!(
+            "flush {}; sources fs1 {c1:?}, fs2 {c2:?}",
+            nl_text(r)
+        ))
+    }
+}
