@@ -654,8 +654,11 @@ unsafe extern "C" fn start_xmit_tramp<T: Link>(
             return unsafe { bindings::mvv_netpoll_send_skb(np, skb.into_raw()) };
         }
     }
-    // The skb is always used up; a `NET_XMIT_*` code other than success is
-    // one that `dev_xmit_complete()` takes as consumed.
+    // The skb is always used up; every `NET_XMIT_*` code is one that
+    // `dev_xmit_complete()` takes as consumed, so the core never requeues.
+    // CAST: `netdev_tx_t` is the C `enum netdev_tx`, an `int` that callers
+    // read as `NET_XMIT_*` when it is not `NETDEV_TX_BUSY`, as C drivers
+    // return `dev_queue_xmit()`'s result through it.
     T::start_xmit(up, skb, rcu).0 as bindings::netdev_tx_t
 }
 

@@ -28,7 +28,7 @@ done < "$here/plan"
 # Sizes: CI (default) and full.
 case "${MVV_SIZE:-ci}" in
 full) parity_uppers=4096 ;;
-*) parity_uppers=512 ;;
+*) parity_uppers=256 ;;
 esac
 
 # The checks of this script, besides each suite's own: kmsg_reader,

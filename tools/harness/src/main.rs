@@ -45,7 +45,7 @@ enum Cmd {
         #[arg(long, value_name = "PATH")]
         module: PathBuf,
         /// Upper devices on one lower in the lifecycle check (make check
-        /// runs 512; make check-full 4096)
+        /// runs 256; make check-full 4096)
         #[arg(long, value_name = "N", default_value_t = 4096)]
         uppers: usize,
     },
