@@ -88,7 +88,7 @@ elif [ "$took" != never ] && [ "$took" -le "$failover_limit_ms" ]; then
 else
 	not_ok frr_failover_time "r2 master after $took ms, limit $failover_limit_ms ms"
 fi
-echo "# failover: r2 became master $took ms after the cable pull (limit $failover_limit_ms ms = 3 x ${INTERVAL_S} s + skew $skew_ms ms + 2 s)"
+echo "# failover: r2 became master $took ms after the cable pull (limit $failover_limit_ms ms = 3 x ${INTERVAL_S} s + skew $skew_ms ms + $((slack_ms / 1000)) s)"
 # What r2's vrrpd said about the transition (why it took over).
 grep -iE 'priority 0|-> Master|master down' "$run/r2/vrrpd.log" | tail -n 3 | sed 's/^/# r2 vrrpd: /'
 f=
