@@ -135,6 +135,12 @@ void mvv_kfree_skb(struct sk_buff *skb)
 	kfree_skb(skb);
 }
 
+/* An out-of-line function only with CONFIG_TRACEPOINTS; else an inline. */
+void mvv_consume_skb(struct sk_buff *skb)
+{
+	consume_skb(skb);
+}
+
 struct sk_buff *mvv_skb_share_check(struct sk_buff *skb)
 {
 	return skb_share_check(skb, GFP_ATOMIC);

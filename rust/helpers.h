@@ -50,6 +50,7 @@ void mvv_eth_hw_addr_random(struct net_device *dev);
 
 /* skbuff.h */
 void mvv_kfree_skb(struct sk_buff *skb);
+void mvv_consume_skb(struct sk_buff *skb);
 struct sk_buff *mvv_skb_share_check(struct sk_buff *skb);
 struct sk_buff *mvv_skb_clone_atomic(struct sk_buff *skb);
 const void *mvv_skb_header_pointer(const struct sk_buff *skb, int offset,

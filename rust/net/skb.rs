@@ -84,7 +84,7 @@ impl Skb {
     /// Frees the skb as consumed (not dropped): it did what it was for.
     pub(crate) fn consume(self) {
         // SAFETY: by the type invariant we own a reference, given up here.
-        unsafe { bindings::consume_skb(self.into_raw()) };
+        unsafe { bindings::mvv_consume_skb(self.into_raw()) };
     }
 
     /// Data length, not counting the pulled Ethernet header.
