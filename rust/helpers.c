@@ -157,6 +157,11 @@ const void *mvv_skb_header_pointer(const struct sk_buff *skb, int offset,
 	return skb_header_pointer(skb, offset, len, buffer);
 }
 
+bool mvv_skb_vlan_tag_present(const struct sk_buff *skb)
+{
+	return skb_vlan_tag_present(skb);
+}
+
 void mvv_skb_reset_mac_header(struct sk_buff *skb)
 {
 	skb_reset_mac_header(skb);

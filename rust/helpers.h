@@ -55,6 +55,7 @@ struct sk_buff *mvv_skb_share_check(struct sk_buff *skb);
 struct sk_buff *mvv_skb_clone_atomic(struct sk_buff *skb);
 const void *mvv_skb_header_pointer(const struct sk_buff *skb, int offset,
 				   int len, void *buffer);
+bool mvv_skb_vlan_tag_present(const struct sk_buff *skb);
 void mvv_skb_reset_mac_header(struct sk_buff *skb);
 void **mvv_skb_cb_ptr(struct sk_buff *skb);
 

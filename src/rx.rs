@@ -55,7 +55,10 @@ fn handle_multicast(port: &Port, skb: Skb, rcu: Rcu<'_>) -> RxResult {
     let src = port.lookup(&source, rcu);
     if let Some(src) = src {
         let src_mode = src.mode();
-        if src_mode == mode::VRRP && is_vrrp_advert(&skb) {
+        // A tag in metadata belongs to a VLAN with no device here: the core
+        // drops the frame if the lower device keeps it, so it is no advert
+        // for the daemon there and gets private mode.
+        if src_mode == mode::VRRP && !skb.vlan_tag_present() && is_vrrp_advert(&skb) {
             // The one exception to private mode: the lower device keeps
             // the advertisement for the daemon listening there.
             src.count_vrrp_steered();
@@ -122,15 +125,18 @@ fn group_packet_type(dest: &MacAddr) -> PacketType {
     }
 }
 
-/// Whether the frame is a VRRP advertisement (see `vrrp_classify`). Reads
-/// the headers through `skb_header_pointer`: the skb may be nonlinear.
+/// Whether the frame is a VRRP advertisement (see `vrrp_classify`). The
+/// link-layer header includes the tag a VLAN lower device with `reorder_hdr
+/// off` put back; the network header is read through `skb_header_pointer`,
+/// as the skb may be nonlinear.
 fn is_vrrp_advert(skb: &Skb) -> bool {
-    let Some(eth) = skb.eth_header() else {
+    let mut link = [0u8; vrrp_classify::MAX_LINK_HLEN];
+    let Some(link) = skb.link_header(&mut link) else {
         return false;
     };
     let mut buf = [0u8; vrrp_classify::IPV4_MAX_HLEN];
     let l3 = skb.copy_prefix(0, &mut buf);
-    vrrp_classify::classify(&eth, l3).is_some()
+    vrrp_classify::classify(link, l3).is_some()
 }
 
 /// Delivers a multicast frame to the upper devices whose mode is in

@@ -17,9 +17,18 @@ pub const ETH_HLEN: usize = 14;
 pub const IPV4_MAX_HLEN: usize = 60;
 /// Fixed IPv6 header length.
 pub const IPV6_HLEN: usize = 40;
-/// Bytes of a frame the classifier may look at: Ethernet plus the longest
-/// network header it examines.
-pub const MAX_INSPECT_LEN: usize = ETH_HLEN + IPV4_MAX_HLEN;
+/// Length of an 802.1Q or 802.1ad tag.
+pub const VLAN_HLEN: usize = 4;
+/// In-band tags the classifier reads past: a VLAN device with `reorder_hdr
+/// off` leaves its own tag in the frame, and an 802.1ad device under it one
+/// more.
+pub const MAX_VLAN_TAGS: usize = 2;
+/// Longest link-layer header the classifier accepts: Ethernet and
+/// [`MAX_VLAN_TAGS`] tags.
+pub const MAX_LINK_HLEN: usize = ETH_HLEN + MAX_VLAN_TAGS * VLAN_HLEN;
+/// Bytes of a frame the classifier may look at: the longest link-layer
+/// header plus the longest network header it examines.
+pub const MAX_INSPECT_LEN: usize = MAX_LINK_HLEN + IPV4_MAX_HLEN;
 
 /// IP protocol number of VRRP.
 pub const IPPROTO_VRRP: u8 = 112;
@@ -34,6 +43,8 @@ pub const VRRP_MAC_V6: [u8; 6] = [0x33, 0x33, 0x00, 0x00, 0x00, 0x12];
 
 const ETH_P_IP: u16 = 0x0800;
 const ETH_P_IPV6: u16 = 0x86dd;
+const ETH_P_8021Q: u16 = 0x8100;
+const ETH_P_8021AD: u16 = 0x88a8;
 const IP_MF: u16 = 0x2000;
 const IP_OFFSET: u16 = 0x1fff;
 
@@ -58,30 +69,70 @@ fn be16_at(bytes: &[u8], at: usize) -> Option<u16> {
     array_at::<2>(bytes, at).map(u16::from_be_bytes)
 }
 
-/// Classifies a frame given its Ethernet header and the start of its
+/// Classifies a frame given its link-layer header and the start of its
 /// network header.
 ///
-/// `eth` is the 14-byte Ethernet header. `l3` holds the bytes that follow it,
-/// as many as the frame has up to [`IPV4_MAX_HLEN`]. The caller has already
-/// established that the source MAC belongs to a local VRRP-mode device; this
+/// `link` is everything from the MAC header to the network header: the
+/// 14-byte Ethernet header, followed by the 802.1Q/802.1ad tags that were
+/// left in the frame (up to [`MAX_VLAN_TAGS`]; a VLAN device with `reorder_hdr
+/// off` puts its tag back before the frame reaches its upper devices). `l3`
+/// holds the bytes that follow, as many as the frame has up to
+/// [`IPV4_MAX_HLEN`]. The caller has already established that the source MAC
+/// belongs to a local VRRP-mode device and that no tag is held outside the
+/// frame (in skb metadata, for a VLAN that has no device here); this
 /// function looks at everything else.
 ///
 /// Returns the family of the advertisement, or `None` for anything that is
 /// not a well-formed VRRP advertisement header.
-pub fn classify(eth: &[u8], l3: &[u8]) -> Option<Advert> {
-    let dest = array_at::<6>(eth, 0)?;
-    match be16_at(eth, 12)? {
+pub fn classify(link: &[u8], l3: &[u8]) -> Option<Advert> {
+    let dest = array_at::<6>(link, 0)?;
+    match inner_ethertype(link)? {
         ETH_P_IP if dest == VRRP_MAC_V4 => classify_v4(l3),
         ETH_P_IPV6 if dest == VRRP_MAC_V6 => classify_v6(l3),
         _ => None,
     }
 }
 
-/// Classifies a contiguous frame, Ethernet header first.
+/// The ethertype after the in-band tags of `link`, if `link` is exactly an
+/// Ethernet header and its tags.
+fn inner_ethertype(link: &[u8]) -> Option<u16> {
+    if link.len() > MAX_LINK_HLEN {
+        return None;
+    }
+    let mut at = ETH_HLEN - 2;
+    let mut ethertype = be16_at(link, at)?;
+    while at + 2 < link.len() {
+        if ethertype != ETH_P_8021Q && ethertype != ETH_P_8021AD {
+            return None;
+        }
+        at += VLAN_HLEN;
+        ethertype = be16_at(link, at)?;
+    }
+    (at + 2 == link.len()).then_some(ethertype)
+}
+
+/// Length of the link-layer header of a contiguous frame: Ethernet and the
+/// tags that follow it, up to [`MAX_VLAN_TAGS`].
+pub fn link_header_len(frame: &[u8]) -> Option<usize> {
+    let mut len = ETH_HLEN;
+    let mut ethertype = be16_at(frame, len - 2)?;
+    for _ in 0..MAX_VLAN_TAGS {
+        if ethertype != ETH_P_8021Q && ethertype != ETH_P_8021AD {
+            break;
+        }
+        len += VLAN_HLEN;
+        ethertype = be16_at(frame, len - 2)?;
+    }
+    Some(len)
+}
+
+/// Classifies a contiguous frame, Ethernet header first, with its in-band
+/// tags (see [`classify`]).
 pub fn classify_frame(frame: &[u8]) -> Option<Advert> {
-    let eth = frame.get(..ETH_HLEN)?;
-    let l3 = frame.get(ETH_HLEN..)?;
-    classify(eth, l3)
+    let len = link_header_len(frame)?;
+    let link = frame.get(..len)?;
+    let l3 = frame.get(len..)?;
+    classify(link, l3)
 }
 
 fn classify_v4(ip: &[u8]) -> Option<Advert> {

@@ -166,6 +166,41 @@ impl Skb {
         Some(hdr)
     }
 
+    /// Copies the link-layer header, from the MAC header to `skb->data`, into
+    /// `buf`: on receive the Ethernet header and the VLAN tags that were left
+    /// in the frame. `None` if the MAC header is unset, or the header is
+    /// shorter than Ethernet or longer than `buf`.
+    pub(crate) fn link_header<'b>(&self, buf: &'b mut [u8]) -> Option<&'b [u8]> {
+        let skb = self.raw();
+        let mac = headers(skb).mac_header;
+        if mac == u16::MAX {
+            return None;
+        }
+        // CAST: `data` and `head` point into the same buffer, `data` at or
+        // after `head`.
+        let data = (skb.data as usize).wrapping_sub(skb.head as usize);
+        let len = data.checked_sub(usize::from(mac))?;
+        if !(ETH_HLEN..=buf.len()).contains(&len) {
+            return None;
+        }
+        // SAFETY: the MAC header is set and lies before `skb->data`, so the
+        // `len` bytes from `head + mac_header` are in the linear area, which
+        // lives as long as the skb we own; `buf` has room for `len` bytes.
+        unsafe {
+            let start = skb.head.add(usize::from(mac));
+            core::ptr::copy_nonoverlapping(start, buf.as_mut_ptr(), len);
+        }
+        Some(&buf[..len])
+    }
+
+    /// Whether a VLAN tag is held in the skb's metadata
+    /// (`skb_vlan_tag_present()`): on receive, a tag that no VLAN device
+    /// here took.
+    pub(crate) fn vlan_tag_present(&self) -> bool {
+        // SAFETY: by the type invariant the skb is valid.
+        unsafe { bindings::mvv_skb_vlan_tag_present(self.as_ptr()) }
+    }
+
     /// Destination and source MAC of the Ethernet header.
     pub(crate) fn eth_addrs(&self) -> Option<(MacAddr, MacAddr)> {
         let hdr = self.eth_header()?;

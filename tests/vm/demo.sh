@@ -28,7 +28,7 @@ insmod "$MVV_KO"
 trap teardown EXIT
 
 say "1. Two routers; each has eth0v10 with the virtual MAC, made by the patched ip:"
-echo "   ip link add link eth0 name eth0v10 address $VMAC addrgenmode random type macvlan mode vrrp"
+echo "   ip link add link eth0 name eth0v10 address $VMAC type macvlan mode vrrp; ip link set eth0v10 addrgenmode random"
 topology vrrp "$IP" || { echo "error: topology failed" >&2; exit 1; }
 in_ns r1 "$IP" -d link show eth0v10 | sed -n '1,3p'
 echo "   driver: $(in_ns r1 ethtool -i eth0v10 | sed -n 's/^driver: //p')"
@@ -64,7 +64,7 @@ in_ns gw ping -c 3 -i 0.3 -W 2 "$VIP" | tail -n 2 | sed 's/^/   /'
 in_ns gw ping -c 1 -W 2 "$VIP" >/dev/null || fail "gateway cannot reach the VIP through r2"
 
 say "6. Cable back: r1 preempts, and there is one master."
-ip -n sw link set sw-r1 up
+cable r1 up
 s=$(wait_for 15 "r1 Master, r2 Backup") || fail "preemption: $s"
 echo "   $s"
 out=$(never_two_masters 4) || fail "$out"

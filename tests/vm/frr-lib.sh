@@ -1,6 +1,7 @@
 # shellcheck shell=bash
-# FRR vrrpd on two routers in the seed topology, for the frr suite
-# (tests/vm/frr.sh) and the demo (tests/vm/demo.sh). Sourced after lib.sh.
+# FRR vrrpd on two routers, for the frr suite (tests/vm/frr.sh), the
+# lower-device matrix (tests/vm/lowers.sh) and the demo (tests/vm/demo.sh).
+# Sourced after lib.sh. The seed topology:
 #
 #   gw 10.0.0.1 --- sw (bridge) --- r1 eth0 192.168.0.253/24, eth0v10 (priority 200)
 #                               \-- r2 eth0 192.168.0.252/24, eth0v10 (priority 100)
@@ -8,18 +9,56 @@
 # VRID 10, VMAC 00:00:5e:00:01:0a, VIP 10.0.0.2/24, VRRPv2, 1 s interval.
 # The daemons run as user frr with per-router sockets under $run, as
 # Debian's frr 8.4 allows when started by hand.
+#
+# Set before sourcing, to vary it (lowers.sh runs several at once):
+#   P       prefix of the namespace names and of the run directory;
+#   KIND    the routers' lower device: veth (eth0, the seed), vlan
+#           (eth0.100), vlan-noreorder (eth0.100 with reorder_hdr off),
+#           bond (bond0, active-backup over eth0 and eth1, each to its own
+#           switch port), bond-vlan (bond0.100);
+#   FAMILY  4 (VRRPv2, IPv4 VIPs) or 6 (VRRPv3, IPv6 VIPs fd00::N/64 on
+#           uppers with VMAC 00:00:5e:00:02:VRID);
+#   VRIDS   the groups on the lower device ("10" or "10 20"; group N's VIP
+#           is 10.0.0.(N/10+1) or fd00::(N/10+1), its upper eth0vN).
 
-VMAC=00:00:5e:00:01:0a
-VIP=10.0.0.2
+P=${P:-}
+KIND=${KIND:-veth}
+FAMILY=${FAMILY:-4}
+VRIDS=${VRIDS:-10}
 INTERVAL_S=1
 FRR=/usr/lib/frr
-run=/tmp/mvv-frr
-in_ns() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
+run=/tmp/mvv-frr/${P:-seed}
+
+case "$KIND" in
+veth) LOWER=eth0 GWDEV=eth0 ;;
+vlan | vlan-noreorder) LOWER=eth0.100 GWDEV=eth0.100 ;;
+bond) LOWER=bond0 GWDEV=eth0 ;;
+bond-vlan) LOWER=bond0.100 GWDEV=eth0.100 ;;
+*) echo "frr-lib: unknown KIND '$KIND'" >&2; return 1 ;;
+esac
+
+vmac() { printf '00:00:5e:00:%02x:%02x' "$((FAMILY == 6 ? 2 : 1))" "$1"; }
+vip() { if [ "$FAMILY" = 6 ]; then echo "fd00::$(($1 / 10 + 1))"; else echo "10.0.0.$(($1 / 10 + 1))"; fi; }
+upper() { echo "eth0v$1"; }
+GW_IP=10.0.0.1
+[ "$FAMILY" = 6 ] && GW_IP=fd00::1
+first_vrid=${VRIDS%% *}
+VMAC=$(vmac "$first_vrid")
+VIP=$(vip "$first_vrid")
+UPPER=$(upper "$first_vrid")
+
+in_ns() { local ns=$1; shift; ip netns exec "$P$ns" "$@"; }
+ipn() { local ns=$1; shift; ip -n "$P$ns" "$@"; }
+# A sysctl by path, so that dotted device names (eth0.100) work.
+sysctl_set() { # router key=value...
+	local r=$1 kv
+	shift
+	for kv in "$@"; do in_ns "$r" sysctl -qw "$kv" || return 1; done
+}
 
 teardown() {
-	local r
+	local r d
 	for r in r1 r2; do
-		[ -d "$run/$r" ] || continue
 		for d in vrrpd zebra; do
 			[ -f "$run/$r/$d.pid" ] && kill "$(cat "$run/$r/$d.pid")" 2>/dev/null
 		done
@@ -30,125 +69,224 @@ teardown() {
 			[ -f "$run/$r/$d.pid" ] && kill -9 "$(cat "$run/$r/$d.pid")" 2>/dev/null
 		done
 	done
-	pkill -f "mvv-frr-listener" 2>/dev/null
-	for ns in gw sw r1 r2; do ip netns del "$ns" 2>/dev/null; done
+	for r in r1 r2; do
+		[ -f "$run/$r/listener.pid" ] && kill "$(cat "$run/$r/listener.pid")" 2>/dev/null
+	done
+	for ns in gw sw r1 r2; do ip netns del "$P$ns" 2>/dev/null; done
 	rm -rf "$run"
+}
+
+# A veth from host $1's device $2 to switch port $3.
+wire() { # host dev port
+	ip link add "$2" netns "$P$1" type veth peer name "$3" netns "$P"sw || return 1
+	ipn sw link set "$3" master br0 up
+}
+
+# The switch ports of router $1 (both slaves' for a bond).
+ports() { # router
+	case "$KIND" in
+	bond*) echo "sw-$1 sw-${1}b" ;;
+	*) echo "sw-$1" ;;
+	esac
+}
+
+# Router $1's cable: all its switch ports $2 (up or down).
+cable() { # router up|down
+	local p
+	for p in $(ports "$1"); do ipn sw link set "$p" "$2"; done
+}
+
+# The lower device $LOWER of host $1, of kind $KIND.
+lower_setup() { # host
+	local h=$1 reorder=on
+	case "$KIND" in
+	veth) ;;
+	vlan | vlan-noreorder)
+		[ "$KIND" = vlan-noreorder ] && [ "$h" != gw ] && reorder=off
+		ipn "$h" link add link eth0 name eth0.100 type vlan id 100 reorder_hdr "$reorder" || return 1
+		ipn "$h" link set eth0.100 up
+		;;
+	bond | bond-vlan)
+		[ "$h" = gw ] && { [ "$KIND" = bond ] && return 0; ipn gw link add link eth0 name eth0.100 type vlan id 100; ipn gw link set eth0.100 up; return; }
+		ipn "$h" link add bond0 type bond mode active-backup miimon 100 || return 1
+		ipn "$h" link set eth0 down
+		ipn "$h" link set eth1 down
+		ipn "$h" link set eth0 master bond0 || return 1
+		ipn "$h" link set eth1 master bond0 || return 1
+		ipn "$h" link set bond0 up
+		if [ "$KIND" = bond-vlan ]; then
+			ipn "$h" link add link bond0 name bond0.100 type vlan id 100 || return 1
+			ipn "$h" link set bond0.100 up
+		fi
+		;;
+	esac
 }
 
 # The topology, with upper devices of mode $1 made by `ip` $2.
 topology() { # mode ip
-	local mode=$1 ipcmd=$2 h r
-	for ns in gw sw r1 r2; do ip netns add "$ns"; ip -n "$ns" link set lo up; done
-	ip -n sw link add br0 type bridge
-	ip -n sw link set br0 up
+	local mode=$1 ipcmd=$2 h r vrid ns
+	mkdir -p "$run"
+	for ns in gw sw r1 r2; do ip netns add "$P$ns" || return 1; ipn "$ns" link set lo up; done
+	ipn sw link add br0 type bridge
+	ipn sw link set br0 up
 	for h in gw r1 r2; do
-		ip link add eth0 netns "$h" type veth peer name "sw-$h" netns sw
-		ip -n sw link set "sw-$h" master br0 up
-		ip -n "$h" link set eth0 up
+		wire "$h" eth0 "sw-$h" || return 1
+		ipn "$h" link set eth0 up
+		case "$KIND" in bond*) [ "$h" != gw ] && { wire "$h" eth1 "sw-${h}b" || return 1; } ;; esac
+		lower_setup "$h" || return 1
 	done
-	ip -n gw addr add 10.0.0.1/24 dev eth0
-	ip -n r1 addr add 192.168.0.253/24 dev eth0
-	ip -n r2 addr add 192.168.0.252/24 dev eth0
+	if [ "$FAMILY" = 6 ]; then
+		ipn gw addr add fd00::1/64 dev "$GWDEV" nodad
+	else
+		ipn gw addr add 10.0.0.1/24 dev "$GWDEV"
+		ipn r1 addr add 192.168.0.253/24 dev "$LOWER"
+		ipn r2 addr add 192.168.0.252/24 dev "$LOWER"
+	fi
 	for r in r1 r2; do
-		# As FRR's documentation creates them (addrgenmode random, so the
-		# two routers' IPv6 link-locals differ), in mode $mode. 6.12 refuses
-		# IFLA_AF_SPEC on a macvlan create (EAFNOSUPPORT, with either
-		# driver), so addrgenmode is set after.
-		"$ipcmd" -n "$r" link add link eth0 name eth0v10 address "$VMAC" \
-			type macvlan mode "$mode" || return 1
-		"$ipcmd" -n "$r" link set eth0v10 addrgenmode random || return 1
-		in_ns "$r" sysctl -qw net.ipv4.conf.eth0.arp_ignore=1 net.ipv4.conf.eth0.arp_filter=1 \
-			net.ipv4.conf.eth0v10.arp_ignore=1 net.ipv4.conf.eth0v10.accept_local=1 \
-			net.ipv4.conf.eth0v10.rp_filter=0 net.ipv4.conf.all.rp_filter=0
-		ip -n "$r" addr add "$VIP/24" dev eth0v10
-		ip -n "$r" link set eth0v10 up
-		ip -n "$r" addr add 172.16.0.1/32 dev lo
+		sysctl_set "$r" "net/ipv4/conf/$LOWER/arp_ignore=1" "net/ipv4/conf/$LOWER/arp_filter=1" \
+			net/ipv4/conf/all/rp_filter=0 || return 1
+		for vrid in $VRIDS; do
+			local up
+			up=$(upper "$vrid")
+			# As FRR's documentation creates them (addrgenmode random, so
+			# the two routers' IPv6 link-locals differ), in mode $mode.
+			# 6.12 refuses IFLA_AF_SPEC on a macvlan create (EAFNOSUPPORT,
+			# with either driver), so addrgenmode is set after.
+			"$ipcmd" -n "$P$r" link add link "$LOWER" name "$up" address "$(vmac "$vrid")" \
+				type macvlan mode "$mode" || return 1
+			"$ipcmd" -n "$P$r" link set "$up" addrgenmode random || return 1
+			sysctl_set "$r" "net/ipv4/conf/$up/arp_ignore=1" "net/ipv4/conf/$up/accept_local=1" \
+				"net/ipv4/conf/$up/rp_filter=0" || return 1
+			if [ "$FAMILY" = 6 ]; then
+				ipn "$r" addr add "$(vip "$vrid")/64" dev "$up" nodad
+			else
+				ipn "$r" addr add "$(vip "$vrid")/24" dev "$up"
+			fi
+			ipn "$r" link set "$up" up
+		done
+		ipn "$r" addr add 172.16.0.1/32 dev lo
 	done
 }
 
-# zebra and vrrpd for router $1 with priority $2, as user frr.
-start_frr() { # router priority
-	local r=$1 prio=$2 d=$run/$1
+# zebra and vrrpd for router $1, as user frr. $2 is the priority, the same
+# for every group, or one per group in $VRIDS' order ("200 100").
+start_frr() { # router priorities
+	local r=$1 d=$run/$1 vrid i=0 prio
+	local -a prios
+	read -r -a prios <<<"$2"
 	mkdir -p "$d"
-	cat > "$d/vrrpd.conf" <<-EOF
-	interface eth0
-	 vrrp 10 version 2
-	 vrrp 10 priority $prio
-	 vrrp 10 advertisement-interval $((INTERVAL_S * 1000))
-	 vrrp 10 ip $VIP
-	EOF
+	{
+		echo "interface $LOWER"
+		for vrid in $VRIDS; do
+			prio=${prios[$i]:-${prios[0]}}
+			i=$((i + 1))
+			echo " vrrp $vrid version $((FAMILY == 6 ? 3 : 2))"
+			echo " vrrp $vrid priority $prio"
+			echo " vrrp $vrid advertisement-interval $((INTERVAL_S * 1000))"
+			if [ "$FAMILY" = 6 ]; then
+				echo " vrrp $vrid ipv6 $(vip "$vrid")"
+			else
+				echo " vrrp $vrid ip $(vip "$vrid")"
+			fi
+		done
+	} > "$d/vrrpd.conf"
 	: > "$d/zebra.conf"
 	chown -R frr:frr "$d"
 	in_ns "$r" "$FRR/zebra" -d -u frr -g frr --vty_socket "$d" -z "$d/zserv.api" \
 		-i "$d/zebra.pid" -f "$d/zebra.conf" --log "file:$d/zebra.log" >> "$d/start.log" 2>&1 || return 1
-	local i
 	for i in $(seq 50); do [ -S "$d/zserv.api" ] && break; sleep 0.1; done
 	in_ns "$r" "$FRR/vrrpd" -d -u frr -g frr --vty_socket "$d" -z "$d/zserv.api" \
 		-i "$d/vrrpd.pid" -f "$d/vrrpd.conf" --log "file:$d/vrrpd.log" >> "$d/start.log" 2>&1
 }
 
-# A row of `show vrrp 10` of each router's vrrpd, read from its vty socket
-# as vtysh does, in one process (each vtysh start costs over a second under
-# TCG with the debug kernel). Prints the values in the routers' order.
-vrrp_field() { # label router...
-	local label=$1 r args=()
-	shift
+# A row of `show vrrp VRID` of each router's vrrpd, read from its vty
+# socket as vtysh does, in one process (each vtysh start costs over a
+# second under TCG with the debug kernel). Prints the values in the
+# routers' order.
+vrrp_field() { # vrid label router...
+	local vrid=$1 label=$2 r args=()
+	shift 2
 	for r in "$@"; do args+=(--socket "$run/$r/vrrpd.vty"); done
-	"$MVV_HARNESS" vty "${args[@]}" --command 'show vrrp 10' --field "$label"
+	"$MVV_HARNESS" vty "${args[@]}" --command "show vrrp $vrid" --field "$label"
 }
 # "Master", "Backup", "Initialize" or "?" for router $1, from its vrrpd.
-status() { vrrp_field "Status (v4)" "$1"; }
-# Advertisements received by router $1's vrrpd (IPv4), -1 if unknown.
-adverts_rx() { local v; v=$(vrrp_field "Advertisements Rx (v4)" "$1"); [ "$v" = "?" ] && v=-1; echo "$v"; }
-steered() { in_ns "$1" ethtool -S eth0v10 2>/dev/null | sed -n 's/^ *vrrp_adverts_to_lower: //p'; }
-both() { local s; read -r -a s <<<"$(vrrp_field "Status (v4)" r1 r2)"; echo "r1 ${s[0]:-?}, r2 ${s[1]:-?}"; }
-# Waits up to $1 seconds for `both` to print $2; prints what it saw last.
-wait_for() { # seconds want
-	local end=$((SECONDS + $1)) s
-	while :; do
-		s=$(both)
-		[ "$s" = "$2" ] && { echo "$s"; return 0; }
-		[ "$SECONDS" -ge "$end" ] && { echo "$s"; return 1; }
-		sleep 0.3
-	done
+status() { vrrp_field "${2:-$first_vrid}" "Status (v$FAMILY)" "$1"; }
+# Advertisements received by router $1's vrrpd, -1 if unknown.
+adverts_rx() { # router [vrid]
+	local v
+	v=$(vrrp_field "${2:-$first_vrid}" "Advertisements Rx (v$FAMILY)" "$1")
+	[ "$v" = "?" ] && v=-1
+	echo "$v"
 }
-# Samples the states every second for $1 seconds; fails on two masters.
+steered() { # router [vrid]
+	in_ns "$1" ethtool -S "$(upper "${2:-$first_vrid}")" 2>/dev/null | sed -n 's/^ *vrrp_adverts_to_lower: //p'
+}
+both() { # [vrid]
+	local s
+	read -r -a s <<<"$(vrrp_field "${1:-$first_vrid}" "Status (v$FAMILY)" r1 r2)"
+	echo "r1 ${s[0]:-?}, r2 ${s[1]:-?}"
+}
+# "r1 X, r2 Y" from a watch's "X Y (N samples, T ms)".
+as_both() { local a b; read -r a b _ <<<"$1"; echo "r1 ${a:-?}, r2 ${b:-?}"; }
+# Waits up to $1 seconds for `both` to print $2; prints what it saw last.
+# One watching process polls the daemons: a process start costs a few
+# hundred milliseconds of CPU under TCG with the debug kernel, and several
+# topologies poll at once.
+wait_for() { # seconds want [vrid]
+	local want out rc a b
+	read -r _ a _ b <<<"${2//,/}"
+	out=$(vrrp_watch "${3:-$first_vrid}" --until "$a $b" --seconds "$1" --interval-ms 300)
+	rc=$?
+	as_both "$out"
+	return "$rc"
+}
+# The vty watch of group $1's status on both routers.
+vrrp_watch() { # vrid watch-args...
+	local vrid=$1
+	shift
+	"$MVV_HARNESS" vty --socket "$run/r1/vrrpd.vty" --socket "$run/r2/vrrpd.vty" \
+		--command "show vrrp $vrid" --field "Status (v$FAMILY)" "$@"
+}
+# Samples every group's states every second for $1 seconds; fails on two
+# masters in any group.
 never_two_masters() { # seconds
-	local i s
-	for i in $(seq "$1"); do
-		s=$(both)
-		[ "$s" = "r1 Master, r2 Master" ] && { echo "two masters after $i s"; return 1; }
-		sleep 1
-	done
-	echo "one master in each of $1 samples (last: $s)"
+	local vrid out rc args=()
+	for vrid in $VRIDS; do args+=(--command "show vrrp $vrid"); done
+	out=$("$MVV_HARNESS" vty --socket "$run/r1/vrrpd.vty" --socket "$run/r2/vrrpd.vty" \
+		"${args[@]}" --field "Status (v$FAMILY)" --never "Master Master" \
+		--seconds "$1" --interval-ms 1000)
+	rc=$?
+	local rows=${out% (*} meta=${out##*(}
+	meta=${meta%)}
+	if [ "$rc" = 0 ]; then
+		echo "one master per group in $meta (last: $rows)"
+	else
+		echo "two masters ($rows) at the sample $meta"
+	fi
+	return "$rc"
 }
 
 # Inbound DNAT and outbound SNAT that name the upper device, on router $1:
 # the gateway's TCP connection to the VIP's port 2323 is DNATed to a
 # listener on 172.16.0.1:2324 that answers with the router's name, and a
 # ping from 172.16.0.1 (no route back from the gateway) works only if SNAT
-# rewrote it to the VIP on the way out of eth0v10.
+# rewrote it to the VIP on the way out of the upper. IPv4 only.
 nat_rules() { # router
-	in_ns "$1" nft -f - <<-'EOF'
+	in_ns "$1" nft -f - <<-EOF
 	table ip mvvnat {
 		chain pre {
 			type nat hook prerouting priority dstnat;
-			iifname "eth0v10" tcp dport 2323 counter dnat to 172.16.0.1:2324
+			iifname "$UPPER" tcp dport 2323 counter dnat to 172.16.0.1:2324
 		}
 		chain post {
 			type nat hook postrouting priority srcnat;
-			oifname "eth0v10" ip saddr 172.16.0.1 counter snat to 10.0.0.2
+			oifname "$UPPER" ip saddr 172.16.0.1 counter snat to $VIP
 		}
 	}
 	EOF
-	in_ns "$1" python3 -c '
-import socket, sys
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("172.16.0.1", 2324)); s.listen(4)
-while True:
-    c, _ = s.accept(); c.sendall((sys.argv[1] + "\n").encode()); c.close()
-' "$1" mvv-frr-listener >/dev/null 2>&1 &
-	# Python takes seconds to start under TCG: wait until it listens.
+	in_ns "$1" "$MVV_HARNESS" tcp-answer --listen 172.16.0.1:2324 --text "$1" >/dev/null 2>&1 &
+	echo $! > "$run/$1/listener.pid"
+	# Wait until it listens.
 	local i
 	for i in $(seq 100); do
 		in_ns "$1" ss -Hltn 'sport = :2324' | grep -q 172.16.0.1 && return 0
@@ -159,33 +297,105 @@ while True:
 }
 nat_works() { # router
 	local who
-	who=$(in_ns gw timeout 5 bash -c 'exec 3<>/dev/tcp/10.0.0.2/2323 && read -r line <&3 && echo "$line"' 2>&1)
+	who=$(in_ns gw timeout 5 bash -c "exec 3<>/dev/tcp/$VIP/2323 && read -r line <&3 && echo \"\$line\"" 2>&1)
 	[ "$who" = "$1" ] || { echo "DNAT: the gateway's connection to $VIP:2323 answered '$who', expected $1"; return 1; }
-	in_ns "$1" ping -c 2 -i 0.3 -W 2 -I 172.16.0.1 10.0.0.1 >/dev/null ||
-		{ echo "SNAT: ping from 172.16.0.1 through eth0v10 failed"; return 1; }
-	echo "DNAT to $1's listener and SNAT to the VIP through eth0v10"
+	in_ns "$1" ping -c 2 -i 0.3 -W 2 -I 172.16.0.1 "$GW_IP" >/dev/null ||
+		{ echo "SNAT: ping from 172.16.0.1 through $UPPER failed"; return 1; }
+	echo "DNAT to $1's listener and SNAT to the VIP through $UPPER"
 }
 
 # r2's master-down interval (3 x interval + skew, priority 100) plus 2 s:
 # how long a failover may take. Under TCG with the debug kernel the guest's
 # daemons and timers run late by seconds (measured: 4.3 s to 6.8 s for a
 # 3.6 s master-down interval), so there the slack is 4 s.
-skew_ms=$(( (256 - 100) * INTERVAL_S * 1000 / 256 ))
+skew_ms=$(((256 - 100) * INTERVAL_S * 1000 / 256))
 slack_ms=2000
 case "${MVV_ACCEL:-}" in TCG*) slack_ms=4000 ;; esac
-failover_limit_ms=$(( 3 * INTERVAL_S * 1000 + skew_ms + slack_ms ))
+failover_limit_ms=$((3 * INTERVAL_S * 1000 + skew_ms + slack_ms))
 
-# Pulls r1's cable (its switch port down) and prints the milliseconds from
-# the moment the port is down until r2's vrrpd is master, or "never" after
-# $1 ms.
-failover_ms() { # give-up-ms
+# Pulls r1's cable (its switch ports down) and prints the milliseconds from
+# the moment the ports are down until r2's vrrpd is master of group $2, or
+# "never" after $1 ms.
+failover_ms() { # give-up-ms [vrid]
 	local t0 now
-	ip -n sw link set sw-r1 down
+	cable r1 down
 	t0=$(date +%s%N)
-	while :; do
-		now=$(( ($(date +%s%N) - t0) / 1000000 ))
-		[ "$(status r2)" = Master ] && { echo "$now"; return 0; }
-		[ "$now" -gt "$1" ] && { echo never; return 1; }
-		sleep 0.1
-	done
+	"$MVV_HARNESS" vty --socket "$run/r2/vrrpd.vty" --command "show vrrp ${2:-$first_vrid}" \
+		--field "Status (v$FAMILY)" --until Master --seconds "$(($1 / 1000))" --interval-ms 100 >/dev/null
+	local rc=$?
+	now=$((($(date +%s%N) - t0) / 1000000))
+	if [ "$rc" = 0 ]; then echo "$now"; else echo never; return 1; fi
+}
+
+# The gateway reaches the VIP and maps it to the VMAC (ARP, or neighbour
+# discovery for IPv6); prints what is wrong, if anything.
+gateway_reaches_vip() {
+	local f= gwmac
+	in_ns gw ping -c 3 -i 0.3 -W 2 "$VIP" >/dev/null || f="gateway cannot ping $VIP;"
+	gwmac=$(in_ns gw ip neigh show "$VIP" dev "$GWDEV" | awk '{print $3}')
+	[ "$gwmac" = "$VMAC" ] || f="$f gateway maps $VIP to '$gwmac';"
+	echo "$f"
+}
+
+# The failover checks on the running topology: election, the backup hears
+# the master, no split brain, the gateway and the master's neighbour entry
+# on the upper, NAT on the upper (IPv4), cable pull, preemption. Reports
+# through the caller's `check NAME RC DETAIL` and `note TEXT`.
+failover_suite() {
+	local s rc rc2 out f rx0 rx1 st0 st1 nb before took
+	s=$(wait_for 20 "r1 Master, r2 Backup")
+	check frr_election $? "$s"
+	note "election: $s"
+
+	rx0=$(adverts_rx r2) st0=$(steered r2)
+	sleep $((3 * INTERVAL_S))
+	rx1=$(adverts_rx r2) st1=$(steered r2)
+	[ "$rx1" -gt "$rx0" ] && [ "${st1:-0}" -gt "${st0:-0}" ]
+	check frr_backup_hears_master $? "r2 vrrpd adverRx $rx0 -> $rx1, r2 $UPPER vrrp_adverts_to_lower ${st0:-?} -> ${st1:-?}"
+	note "r2 vrrpd adverRx $rx0 -> $rx1; r2 $UPPER vrrp_adverts_to_lower ${st0:-?} -> ${st1:-?}"
+
+	out=$(never_two_masters 10)
+	check frr_no_split_brain $? "$out"
+	note "$out"
+
+	f=$(gateway_reaches_vip)
+	in_ns r1 ping -c 2 -i 0.3 -W 2 "$GW_IP" >/dev/null || f="$f r1 cannot ping the gateway;"
+	nb=$(in_ns r1 ip neigh show "$GW_IP" dev "$UPPER")
+	grep -qE 'REACHABLE|STALE|DELAY' <<<"$nb" || f="$f r1's $UPPER has no entry for the gateway ('$nb');"
+	[ -z "$f" ]
+	check frr_gateway_and_neighbour $? "$f"
+	note "gateway: $VIP at $(in_ns gw ip neigh show "$VIP" dev "$GWDEV" | awk '{print $3}'); r1 $UPPER: $nb"
+
+	if [ "$FAMILY" = 4 ]; then
+		nat_rules r1
+		nat_rules r2
+		out=$(nat_works r1)
+		check frr_nat_on_master $? "$out"
+	fi
+
+	# Cable pull: r1's switch ports down. r2 must take over within the
+	# master-down interval (3 x interval + skew) plus 2 s.
+	before=$(both)
+	took=$(failover_ms $((failover_limit_ms + 3000)))
+	if [ "$before" != "r1 Master, r2 Backup" ]; then
+		check frr_failover_time 1 "before the cable pull: $before"
+	elif [ "$took" != never ] && [ "$took" -le "$failover_limit_ms" ]; then
+		check frr_failover_time 0
+	else
+		check frr_failover_time 1 "r2 master after $took ms, limit $failover_limit_ms ms"
+	fi
+	note "failover: r2 became master $took ms after the cable pull (limit $failover_limit_ms ms = 3 x ${INTERVAL_S} s + skew $skew_ms ms + $((slack_ms / 1000)) s)"
+	f=$(gateway_reaches_vip)
+	if [ "$FAMILY" = 4 ]; then out=$(nat_works r2) || f="$f $out"; fi
+	[ -z "$f" ]
+	check frr_vip_after_failover $? "$f"
+
+	cable r1 up
+	s=$(wait_for 15 "r1 Master, r2 Backup")
+	rc=$?
+	out=$(never_two_masters 5)
+	rc2=$?
+	[ "$rc" = 0 ] && [ "$rc2" = 0 ]
+	check frr_preemption $? "$s; $out"
+	note "cable back: $s; $out"
 }

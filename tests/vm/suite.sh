@@ -16,7 +16,7 @@ here=$(dirname "$0")
 
 # Harness subcommands (mvv-harness <suite>) and shell suites
 # (tests/vm/<suite>.sh), in order.
-all_suites=(foundation vrrp parity iproute2 frr)
+all_suites=(foundation vrrp parity iproute2 frr lowers)
 suites=(${MVV_SUITES:-${all_suites[@]}})
 
 declare -A planned=()

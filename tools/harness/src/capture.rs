@@ -290,6 +290,18 @@ pub struct PacketSender {
 }
 
 impl PacketSender {
+    /// A sender on `ifname` of the network namespace this process is in.
+    pub fn open_here(ifname: &str) -> Result<Self> {
+        let ifindex = ifindex_here(ifname)?;
+        // Protocol 0: this socket receives nothing.
+        let fd = socket(libc::AF_PACKET, libc::SOCK_RAW, 0, "AF_PACKET, SOCK_RAW, 0")?;
+        Ok(PacketSender {
+            fd,
+            ifindex,
+            ifname: ifname.to_string(),
+        })
+    }
+
     pub fn open(ns: &Netns, ifname: &str) -> Result<Self> {
         let (fd, ifindex) = ns
             .enter(|| -> Result<(OwnedFd, u32)> {

@@ -12,6 +12,7 @@
 //! - [`kmsg`]: the continuous /dev/kmsg reader the VM suites start first.
 //! - [`frames`]: hand-built VRRPv3 adverts, gratuitous ARP, UDP frames.
 //! - [`capture`]: packet and raw IP sockets that count where frames land.
+//! - [`xsk`]: a transmit-only AF_XDP socket in copy mode.
 //! - [`nft`]: nftables rulesets and counters through the `nft` binary.
 //! - [`ping`]: iputils ping inside a namespace.
 //! - [`suites`]: one module per suite (subcommand).
@@ -29,3 +30,4 @@ pub mod ping;
 pub mod suites;
 pub mod tap;
 pub mod vty;
+pub mod xsk;

@@ -8,11 +8,13 @@ use std::io::{self, Write};
 use std::panic::{self, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
 use mvv_harness::suites;
 use mvv_harness::tap::Tap;
+use mvv_harness::vty::{self, Watch};
 
 #[derive(Parser)]
 #[command(name = "mvv-harness", version, about, long_about = None)]
@@ -53,17 +55,60 @@ enum Cmd {
     SelftestFail,
     /// Run a command on FRR daemons' vty sockets (as vtysh does) and print
     /// each one's output, or with --field one row's value per socket on one
-    /// line ("?" where it is missing)
+    /// line ("?" where it is missing). With --until, --while or --never,
+    /// poll the rows every --interval-ms for at most --seconds: print the
+    /// last rows ("; " between commands), the samples and the milliseconds
+    /// to the last, and exit 0 if the watch held, 1 if not
     Vty {
         /// A daemon's vty socket, e.g. DIR/vrrpd.vty (repeatable)
         #[arg(long, value_name = "PATH", required = true)]
         socket: Vec<PathBuf>,
-        /// The command
-        #[arg(long)]
-        command: String,
+        /// The command (repeatable with a watch)
+        #[arg(long, required = true)]
+        command: Vec<String>,
         /// The row whose value to print
         #[arg(long)]
         field: Option<String>,
+        /// Wait until each command's row is this (one per command)
+        #[arg(long, value_name = "ROW", requires = "field", conflicts_with_all = ["while_", "never"])]
+        until: Vec<String>,
+        /// Fail as soon as a command's row is not this (one per command)
+        #[arg(
+            long = "while",
+            value_name = "ROW",
+            requires = "field",
+            conflicts_with = "never"
+        )]
+        while_: Vec<String>,
+        /// Fail as soon as any command's row is this
+        #[arg(long, value_name = "ROW", requires = "field")]
+        never: Option<String>,
+        /// Bound of a watch
+        #[arg(long, default_value_t = 10.0)]
+        seconds: f64,
+        /// Time between a watch's samples
+        #[arg(long, default_value_t = 200)]
+        interval_ms: u64,
+    },
+    /// Send an Ethernet frame, given in hex, out of a device of this
+    /// network namespace, --count times
+    Send {
+        /// The device
+        #[arg(long)]
+        dev: String,
+        /// The whole frame, from the destination MAC, in hex
+        #[arg(long)]
+        hex: String,
+        #[arg(long, default_value_t = 1)]
+        count: u32,
+    },
+    /// Accept TCP connections on --listen (in this network namespace) and
+    /// answer each with --text and a newline, until killed
+    TcpAnswer {
+        #[arg(long, value_name = "ADDR:PORT")]
+        listen: std::net::SocketAddr,
+        #[arg(long)]
+        text: String,
     },
     /// Follow /dev/kmsg into a log file until the kernel stops; print
     /// records containing an --alert string on stdout at once
@@ -85,23 +130,79 @@ fn main() -> ExitCode {
             socket,
             command,
             field,
+            until,
+            while_,
+            never,
+            seconds,
+            interval_ms,
         } => {
-            let mut values = Vec::new();
-            for s in &socket {
-                match (mvv_harness::vty::command(s, &command), &field) {
-                    (Ok(out), None) => print!("{out}"),
-                    (Ok(out), Some(f)) => {
-                        values.push(mvv_harness::vty::field(&out, f).unwrap_or("?").to_string())
+            let what = if !until.is_empty() {
+                Some(Watch::Until(until))
+            } else if !while_.is_empty() {
+                Some(Watch::While(while_))
+            } else {
+                never.map(Watch::Never)
+            };
+            let rows_ok = match &what {
+                Some(Watch::Until(r) | Watch::While(r)) => r.len() == command.len(),
+                _ => true,
+            };
+            match (what, field) {
+                _ if !rows_ok => {
+                    eprintln!("mvv-harness vty: give one --until or --while row per --command");
+                    2
+                }
+                (Some(w), Some(f)) => {
+                    let (held, rows, samples, at) = vty::watch(
+                        &socket,
+                        &command,
+                        &f,
+                        &w,
+                        Duration::from_millis(interval_ms),
+                        Duration::from_secs_f64(seconds),
+                    );
+                    println!("{rows} ({samples} samples, {} ms)", at.as_millis());
+                    if held {
+                        0
+                    } else {
+                        1
                     }
-                    (Err(_), Some(_)) => values.push("?".into()),
-                    (Err(e), None) => eprintln!("{}: {e}", s.display()),
+                }
+                (_, field) => {
+                    let mut values = Vec::new();
+                    for c in &command {
+                        for s in &socket {
+                            match (vty::command(s, c), &field) {
+                                (Ok(out), None) => print!("{out}"),
+                                (Ok(out), Some(f)) => {
+                                    values.push(vty::field(&out, f).unwrap_or("?").to_string())
+                                }
+                                (Err(_), Some(_)) => values.push("?".into()),
+                                (Err(e), None) => eprintln!("{}: {e}", s.display()),
+                            }
+                        }
+                    }
+                    if field.is_some() {
+                        println!("{}", values.join(" "));
+                    }
+                    0
                 }
             }
-            if field.is_some() {
-                println!("{}", values.join(" "));
-            }
-            0
         }
+        Cmd::Send { dev, hex, count } => match send_hex(&dev, &hex, count) {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("mvv-harness send: {e:#}");
+                1
+            }
+        },
+        Cmd::TcpAnswer { listen, text } => match tcp_answer(listen, &text) {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("mvv-harness tcp-answer: {e}");
+                1
+            }
+        },
         Cmd::Kmsg { log, alert } => match mvv_harness::kmsg::follow(&log, &alert) {
             Ok(()) => 0,
             Err(e) => {
@@ -169,4 +270,30 @@ fn run_async<W: Write>(
             .unwrap_or_else(|| "unknown panic".into());
         tap.setup_error(&format!("harness panicked: {msg}"));
     }
+}
+
+fn send_hex(dev: &str, hex: &str, count: u32) -> anyhow::Result<()> {
+    if !hex.is_ascii() || hex.len() % 2 != 0 {
+        anyhow::bail!("--hex must be an even number of hex digits");
+    }
+    let frame = (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16))
+        .collect::<Result<Vec<u8>, _>>()?;
+    let sender = mvv_harness::capture::PacketSender::open_here(dev)?;
+    for _ in 0..count {
+        sender.send(&frame)?;
+    }
+    Ok(())
+}
+
+fn tcp_answer(listen: std::net::SocketAddr, text: &str) -> io::Result<()> {
+    let listener = std::net::TcpListener::bind(listen)?;
+    for conn in listener.incoming() {
+        // A failed accept or write is the client's problem, not ours.
+        if let Ok(mut c) = conn {
+            let _ = writeln!(c, "{text}");
+        }
+    }
+    Ok(())
 }

@@ -6,8 +6,8 @@
 
 use std::io::{self, Read, Write};
 use std::os::unix::net::UnixStream;
-use std::path::Path;
-use std::time::Duration;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 /// Runs `command` on the daemon behind `socket` (`<dir>/<daemon>.vty`) and
 /// returns its output.
@@ -48,6 +48,65 @@ pub fn field<'a>(output: &'a str, label: &str) -> Option<&'a str> {
         rest.starts_with("  ")
             .then(|| rest.split_whitespace().last())?
     })
+}
+
+/// One row of values: `label`'s value from each socket, `?` where the
+/// daemon did not answer or has no such row, joined by spaces.
+pub fn row(sockets: &[PathBuf], command: &str, label: &str) -> String {
+    sockets
+        .iter()
+        .map(|s| match self::command(s, command) {
+            Ok(out) => field(&out, label).unwrap_or("?").to_string(),
+            Err(_) => "?".to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// What a [`watch`] waits for.
+#[derive(Clone, Debug)]
+pub enum Watch {
+    /// Until every command's row is its entry (one per command).
+    Until(Vec<String>),
+    /// Fails as soon as a command's row is not its entry.
+    While(Vec<String>),
+    /// Fails as soon as any command's row is this.
+    Never(String),
+}
+
+/// Polls the rows of `commands` every `interval` for at most `limit` (one
+/// process instead of one per sample: a process start costs a few hundred
+/// milliseconds under TCG with the debug kernel). Returns whether the watch
+/// held, the last rows ("; " between commands), the samples taken and the
+/// time of the last one.
+pub fn watch(
+    sockets: &[PathBuf],
+    commands: &[String],
+    label: &str,
+    what: &Watch,
+    interval: Duration,
+    limit: Duration,
+) -> (bool, String, usize, Duration) {
+    let start = Instant::now();
+    let mut samples = 0;
+    loop {
+        let rows: Vec<String> = commands.iter().map(|c| row(sockets, c, label)).collect();
+        samples += 1;
+        let elapsed = start.elapsed();
+        let text = rows.join("; ");
+        let done = match what {
+            Watch::Until(want) => rows == *want,
+            Watch::While(want) => rows != *want,
+            Watch::Never(bad) => rows.iter().any(|r| r == bad),
+        };
+        if done {
+            return (matches!(what, Watch::Until(_)), text, samples, elapsed);
+        }
+        if elapsed + interval > limit {
+            return (!matches!(what, Watch::Until(_)), text, samples, elapsed);
+        }
+        std::thread::sleep(interval);
+    }
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ mod common;
 use common::*;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Instant;
-use vrrp_classify::{classify, classify_frame, Advert, ETH_HLEN, IPV4_MAX_HLEN};
+use vrrp_classify::{classify, classify_frame, link_header_len, Advert, IPV4_MAX_HLEN};
 
 const DEFAULT_SEED: u64 = 0x5652_5250_0000_0070; // "VRRP" .. 112
 const DEFAULT_ITERS: u64 = 1_000_000;
@@ -264,11 +264,11 @@ fn mutation_loop_agrees_with_reference() {
 
         let got = catch_unwind(AssertUnwindSafe(|| {
             let whole = classify_frame(&frame);
-            let split = frame.get(..ETH_HLEN).map(|eth| {
-                let l3 = &frame[ETH_HLEN..];
+            let split = link_header_len(&frame).map(|hlen| {
+                let (link, l3) = frame.split_at(hlen);
                 (
-                    classify(eth, l3),
-                    classify(eth, &l3[..l3.len().min(IPV4_MAX_HLEN)]),
+                    classify(link, l3),
+                    classify(link, &l3[..l3.len().min(IPV4_MAX_HLEN)]),
                 )
             });
             (whole, split)

@@ -7,17 +7,17 @@ mod common;
 use common::*;
 use proptest::prelude::*;
 use proptest::sample::select;
-use vrrp_classify::{classify, classify_frame, Advert, ETH_HLEN, IPV4_MAX_HLEN};
+use vrrp_classify::{classify, classify_frame, link_header_len, Advert, IPV4_MAX_HLEN};
 
 /// Runs the classifier both ways the driver and the tests call it and
 /// returns the result; the two must agree.
 fn classify_both(frame: &[u8]) -> Result<Option<Advert>, TestCaseError> {
     let whole = classify_frame(frame);
-    if frame.len() >= ETH_HLEN {
-        let (eth, l3) = frame.split_at(ETH_HLEN);
-        prop_assert_eq!(classify(eth, l3), whole);
+    if let Some(hlen) = link_header_len(frame) {
+        let (link, l3) = frame.split_at(hlen);
+        prop_assert_eq!(classify(link, l3), whole);
         let capped = &l3[..l3.len().min(IPV4_MAX_HLEN)];
-        prop_assert_eq!(classify(eth, capped), whole);
+        prop_assert_eq!(classify(link, capped), whole);
     }
     Ok(whole)
 }
@@ -348,6 +348,25 @@ proptest! {
     fn valid_adverts_are_steered((frame, family) in arb_advert()) {
         prop_assert_eq!(classify_both(&frame)?, Some(family));
         prop_assert_eq!(reference(&frame), Some(family));
+    }
+
+    /// Behind in-band 802.1Q/802.1ad tags (as a VLAN device with
+    /// `reorder_hdr off` leaves them), a valid advert is steered with up to
+    /// two tags and not with three, whatever the tags' TCI.
+    #[test]
+    fn tagged_adverts_are_steered_up_to_two_tags(
+        (frame, family) in arb_advert(),
+        tags in prop::collection::vec((select(vec![0x8100u16, 0x88a8]), any::<u16>()), 1..=3),
+    ) {
+        let mut tagged = frame[..12].to_vec();
+        for (tpid, tci) in &tags {
+            tagged.extend_from_slice(&tpid.to_be_bytes());
+            tagged.extend_from_slice(&tci.to_be_bytes());
+        }
+        tagged.extend_from_slice(&frame[12..]);
+        let want = if tags.len() <= 2 { Some(family) } else { None };
+        prop_assert_eq!(classify_both(&tagged)?, want, "{}", hex(&tagged));
+        prop_assert_eq!(reference(&tagged), want);
     }
 
     /// (c) Changing one decisive field of a valid advert un-steers it,

@@ -5,18 +5,20 @@
 mod common;
 
 use common::*;
-use vrrp_classify::{classify, classify_frame, Advert, ETH_HLEN, IPV4_MAX_HLEN, MAX_INSPECT_LEN};
+use vrrp_classify::{
+    classify, classify_frame, link_header_len, Advert, ETH_HLEN, IPV4_MAX_HLEN, MAX_INSPECT_LEN,
+};
 
 /// Classifies `frame` through both entry points, the way the kernel calls
 /// `classify` (network header bytes capped at `IPV4_MAX_HLEN`), and checks
 /// that they and the reference predicate agree.
 fn check(frame: &[u8]) -> Option<Advert> {
     let whole = classify_frame(frame);
-    if frame.len() >= ETH_HLEN {
-        let (eth, l3) = frame.split_at(ETH_HLEN);
-        assert_eq!(classify(eth, l3), whole, "classify vs classify_frame");
+    if let Some(hlen) = link_header_len(frame) {
+        let (link, l3) = frame.split_at(hlen);
+        assert_eq!(classify(link, l3), whole, "classify vs classify_frame");
         let capped = &l3[..l3.len().min(IPV4_MAX_HLEN)];
-        assert_eq!(classify(eth, capped), whole, "l3 capped at IPV4_MAX_HLEN");
+        assert_eq!(classify(link, capped), whole, "l3 capped at IPV4_MAX_HLEN");
     }
     assert_eq!(
         reference(frame),
@@ -79,11 +81,13 @@ fn header_only_frames_are_steered() {
 }
 
 #[test]
-fn kernel_style_call_with_longer_eth_slice() {
-    // `classify` only reads the destination MAC and the ethertype of `eth`.
+fn link_header_is_exactly_ethernet_and_tags() {
+    // The kernel hands over the bytes from the MAC header to the network
+    // header; a longer slice is not a link header.
     let f = V4Frame::default().build();
-    assert_eq!(classify(&f, &f[ETH_HLEN..]), Some(Advert::V4));
-    assert_eq!(MAX_INSPECT_LEN, ETH_HLEN + IPV4_MAX_HLEN);
+    assert_eq!(classify(&f[..ETH_HLEN], &f[ETH_HLEN..]), Some(Advert::V4));
+    assert_eq!(classify(&f, &f[ETH_HLEN..]), None);
+    assert_eq!(MAX_INSPECT_LEN, ETH_HLEN + 2 * 4 + IPV4_MAX_HLEN);
 }
 
 // ---- truncation -------------------------------------------------------------
@@ -329,16 +333,71 @@ fn right_mac_wrong_ethertype() {
     }
 }
 
-#[test]
-fn vlan_tagged_advert_is_not_steered() {
-    // 802.1Q tag in front of an otherwise valid advert.
-    let mut f = V4Frame {
-        ethertype: ETHERTYPE_VLAN,
-        ..V4Frame::default()
+/// `frame` with in-band tags of the given TPIDs inserted after the MAC
+/// addresses, as a VLAN device with `reorder_hdr off` leaves them.
+fn tagged(frame: &[u8], tpids: &[u16]) -> Vec<u8> {
+    let mut f = frame.to_vec();
+    for (i, tpid) in tpids.iter().enumerate() {
+        let at = 12 + 4 * i;
+        let tci = 100 + i as u16;
+        let mut tag = tpid.to_be_bytes().to_vec();
+        tag.extend_from_slice(&tci.to_be_bytes());
+        f.splice(at..at, tag);
     }
-    .build();
-    f.splice(14..14, [0x00, 0x05, 0x08, 0x00]);
+    f
+}
+
+#[test]
+fn advert_behind_in_band_tags_is_steered() {
+    // reorder_hdr off: the VLAN device put its tag back into the frame.
+    for tpids in [&[ETHERTYPE_VLAN][..], &[0x88a8], &[0x88a8, ETHERTYPE_VLAN]] {
+        let v4 = tagged(&V4Frame::default().build(), tpids);
+        assert_eq!(link_header_len(&v4), Some(ETH_HLEN + 4 * tpids.len()));
+        assert_eq!(check(&v4), Some(Advert::V4), "v4 behind {tpids:04x?}");
+        let v6 = tagged(&V6Frame::default().build(), tpids);
+        assert_eq!(check(&v6), Some(Advert::V6), "v6 behind {tpids:04x?}");
+    }
+}
+
+#[test]
+fn three_in_band_tags_are_not_read_past() {
+    let f = tagged(
+        &V4Frame::default().build(),
+        &[0x88a8, ETHERTYPE_VLAN, ETHERTYPE_VLAN],
+    );
     assert!(!steered(&f));
+    // Nor when the caller hands all three tags over as the link header.
+    let (link, l3) = f.split_at(ETH_HLEN + 12);
+    assert_eq!(classify(link, l3), None);
+}
+
+#[test]
+fn tagged_non_advert_is_not_steered() {
+    let arp = V4Frame {
+        ethertype: ETHERTYPE_ARP,
+        ..V4Frame::default()
+    };
+    assert!(!steered(&tagged(&arp.build(), &[ETHERTYPE_VLAN])));
+    let wrong_group = V4Frame {
+        dst: [224, 0, 0, 5],
+        ..V4Frame::default()
+    };
+    assert!(!steered(&tagged(&wrong_group.build(), &[ETHERTYPE_VLAN])));
+}
+
+#[test]
+fn link_header_must_be_ethernet_and_whole_tags() {
+    let f = tagged(&V4Frame::default().build(), &[ETHERTYPE_VLAN]);
+    let l3 = &f[ETH_HLEN + 4..];
+    // A tag cut short, or a link header that is not a tag after Ethernet.
+    assert_eq!(classify(&f[..ETH_HLEN + 2], l3), None);
+    assert_eq!(classify(&f[..ETH_HLEN - 1], l3), None);
+    let mut not_a_tag = f[..ETH_HLEN + 4].to_vec();
+    not_a_tag[12..14].copy_from_slice(&ETHERTYPE_IPV4.to_be_bytes());
+    assert_eq!(classify(&not_a_tag, l3), None);
+    // The untagged header with the tag's bytes still in front of the IP
+    // header is not an advert either.
+    assert_eq!(classify(&f[..ETH_HLEN], &f[ETH_HLEN..]), None);
 }
 
 #[test]

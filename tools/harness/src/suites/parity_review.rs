@@ -5,20 +5,23 @@
 //!
 //! - `tx_status_lower_drops`: the transmit status of a drop below the upper
 //!   device (`sendto` on AF_PACKET, the upper's tx counters);
-//! - `tx_qdisc_bypass_bridge`: bridge-mode local delivery of a frame sent
-//!   past the qdisc layer (`PACKET_QDISC_BYPASS`). The driver reads the
-//!   header at `skb->data`, as C does; 6.12.117's `packet_parse_headers()`
-//!   also anchors the MAC header there, so on this kernel the case checks
-//!   the path rather than telling the two readings apart;
+//! - `tx_qdisc_bypass_bridge`: bridge-mode local delivery of a unicast and
+//!   a multicast frame sent past the qdisc layer (`PACKET_QDISC_BYPASS`);
+//!   6.12's `packet_parse_headers()` sets the MAC header at `skb->data`;
+//! - `tx_xdp_copy_bridge`: the same sent by AF_XDP in copy mode, whose skbs
+//!   reach `ndo_start_xmit` with the MAC header unset: the driver must read
+//!   the destination at `skb->data`, as C does;
 //! - `addr_assign_type`: `addr_assign_type` of an upper device in each mode
 //!   over a lower device whose MAC was set by hand;
 //! - `fdb_zero_mac`: `bridge fdb add/del 00:00:00:00:00:00 … self` on a
 //!   passthru upper device;
 //! - `macaddr_data_trailer`: a MACADDR_DATA list whose last entry is cut
 //!   short, on create and on changelink;
-//! - `source_flush_5000`: flushing 2,500 source MACs of one upper device
-//!   while another holds 2,500 more (the state after, and the time, which
-//!   the suite prints and bounds).
+//! - `source_flush`: flushing 2,500 source MACs of one upper device while
+//!   six others hold 5,000 each (the state after; the times of the flush and
+//!   of the six 5,000-address SETs, which the suite prints and bounds: a
+//!   walk that restarts after each removal, or a linear search per added
+//!   address, is quadratic and far beyond C).
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
@@ -31,33 +34,43 @@ use crate::link::{ifla_macvlan as ml, macvlan_change_msg, macvlan_mode, veth_msg
 use crate::netns::Netns;
 use crate::nl::{errno_name, Nl, NlError};
 use crate::suites::common::{err, index, link};
+use crate::xsk::XdpSender;
 use mvv_netlink::rtnetlink::packet_route::link::InfoMacVlan;
 
 /// The review cases, in report order.
-pub const CASES: [&str; 6] = [
+pub const CASES: [&str; 7] = [
     "tx_status_lower_drops",
     "tx_qdisc_bypass_bridge",
+    "tx_xdp_copy_bridge",
     "addr_assign_type",
     "fdb_zero_mac",
     "macaddr_data_trailer",
-    "source_flush_5000",
+    "source_flush",
 ];
 
-/// Source MACs per upper device in `source_flush_5000`.
+/// Source MACs of the flushed upper device in `source_flush`.
 pub const FLUSH_PER_UPPER: usize = 2500;
+/// The other source-mode upper devices in `source_flush`, and their MACs
+/// each (a MACADDR_DATA attribute holds at most 5,461).
+pub const FLUSH_OTHER_UPPERS: usize = 6;
+pub const FLUSH_PER_OTHER: usize = 5000;
 
 const MACADDR_SET: u32 = 3;
 const MACADDR_FLUSH: u32 = 2;
 const PT_MAC: [u8; 6] = [0x02, 0, 0, 0, 0x05, 0x01];
 const BU1_MAC: [u8; 6] = [0x02, 0, 0, 0, 0x05, 0x11];
 const BU2_MAC: [u8; 6] = [0x02, 0, 0, 0, 0x05, 0x12];
+/// The group MAC of 239.9.5.1.
+const MCAST_MAC: [u8; 6] = [0x01, 0x00, 0x5e, 0x09, 0x05, 0x01];
 
 /// What one driver showed in each case; `flush_seconds` is the time of the
-/// 2,500-entry flush, for the suite's figures.
+/// 2,500-entry flush and `set_seconds` that of the six 5,000-address SETs,
+/// for the suite's figures.
 #[derive(Default)]
 pub struct Review {
     pub cases: BTreeMap<&'static str, Result<String, String>>,
     pub flush_seconds: Option<f64>,
+    pub set_seconds: Option<f64>,
 }
 
 /// The DUT namespace and its rtnetlink connection.
@@ -156,18 +169,21 @@ impl Dut<'_> {
         let v = self.qdisc_bypass().await;
         self.del(&["bl0"]).await;
         r.cases.insert(CASES[1], v);
+        let v = self.xdp_copy().await;
+        self.del(&["bl0"]).await;
+        r.cases.insert(CASES[2], v);
         let v = self.addr_assign_type().await;
         self.del(&["al0"]).await;
-        r.cases.insert(CASES[2], v);
+        r.cases.insert(CASES[3], v);
         let v = self.fdb_zero().await;
         self.del(&["zl0"]).await;
-        r.cases.insert(CASES[3], v);
+        r.cases.insert(CASES[4], v);
         let v = self.macaddr_trailer().await;
         self.del(&["dl0"]).await;
-        r.cases.insert(CASES[4], v);
-        let v = self.source_flush(&mut r.flush_seconds).await;
-        self.del(&["fl5"]).await;
         r.cases.insert(CASES[5], v);
+        let v = self.source_flush(&mut r).await;
+        self.del(&["fl5"]).await;
+        r.cases.insert(CASES[6], v);
         r
     }
 
@@ -227,6 +243,38 @@ impl Dut<'_> {
     /// Two bridge-mode upper devices; bu1 sends a unicast frame to bu2 with
     /// `PACKET_QDISC_BYPASS` and `sll_protocol` ETH_P_IP: where it arrives.
     async fn qdisc_bypass(&self) -> Result<String, String> {
+        self.bridge_direct_xmit(|frame| {
+            let sender = PacketSender::open(self.ns, "bu1").map_err(err("sender on bu1"))?;
+            sender.bypass_qdisc().map_err(err("bypass"))?;
+            Ok(match sender.send_once(frame, ETH_P_IP) {
+                Ok(_) => "sent".to_string(),
+                Err(e) => format!("errno {}", errno_name(e.raw_os_error().unwrap_or(0))),
+            })
+        })
+        .await
+    }
+
+    /// The same with an AF_XDP socket in copy mode on bu1, whose skbs reach
+    /// `ndo_start_xmit` with the MAC header unset: the driver must read the
+    /// destination at `skb->data`.
+    async fn xdp_copy(&self) -> Result<String, String> {
+        self.bridge_direct_xmit(|frame| {
+            let sender = XdpSender::open(self.ns, "bu1").map_err(err("AF_XDP on bu1"))?;
+            Ok(match sender.send(frame) {
+                Ok(()) => "sent".to_string(),
+                Err(e) => format!("{e:#}"),
+            })
+        })
+        .await
+    }
+
+    /// Two bridge-mode upper devices bu1 and bu2 on bl0; `send` transmits
+    /// a unicast frame from bu1 to bu2, then a multicast one: where each
+    /// arrives.
+    async fn bridge_direct_xmit(
+        &self,
+        send: impl Fn(&[u8]) -> Result<String, String>,
+    ) -> Result<String, String> {
         let l = self.veth("bl0", "bl1").await?;
         let mode = [RawNla::macvlan_mode(macvlan_mode::BRIDGE)];
         let b1 = self.add_upper("bu1", "bl0", &mode, Some(BU1_MAC)).await?;
@@ -235,53 +283,54 @@ impl Dut<'_> {
             self.nl.link_up(i).await.map_err(err("up"))?;
         }
         let peer = index(self.nl, "bl1").await?;
-        let mut log = PacketLog::open(self.ns, ETH_P_IP).map_err(err("packet socket"))?;
-        let sender = PacketSender::open(self.ns, "bu1").map_err(err("sender on bu1"))?;
-        sender.bypass_qdisc().map_err(err("bypass"))?;
-        let tag = 0x7002;
-        let frame = frames::udp_v4(
-            (BU1_MAC, Ipv4Addr::new(10, 9, 5, 11), 40000),
-            (BU2_MAC, Ipv4Addr::new(10, 9, 5, 12), 9999),
-            tag,
-            b"mvv-review",
-        );
-        let sent = match sender.send_once(&frame, ETH_P_IP) {
-            Ok(_) => "sent".to_string(),
-            Err(e) => format!("errno {}", errno_name(e.raw_os_error().unwrap_or(0))),
-        };
-        let fd = log.fd();
-        wait_until(
-            &[fd],
-            Duration::from_millis(600),
-            Duration::from_millis(300),
-            || {
-                log.pump();
-                false
-            },
-        );
-        let mut at = BTreeMap::new();
-        for (ifindex, f) in &log.frames {
-            if frames::parse_udp_v4(f).map(|x| x.tag) != Some(u32::from(tag)) {
-                continue;
+        let mut out = Vec::new();
+        for (what, dest, ip, tag) in [
+            ("unicast", BU2_MAC, Ipv4Addr::new(10, 9, 5, 12), 0x7002u16),
+            ("multicast", MCAST_MAC, Ipv4Addr::new(239, 9, 5, 1), 0x7003),
+        ] {
+            let mut log = PacketLog::open(self.ns, ETH_P_IP).map_err(err("packet socket"))?;
+            let frame = frames::udp_v4(
+                (BU1_MAC, Ipv4Addr::new(10, 9, 5, 11), 40000),
+                (dest, ip, 9999),
+                tag,
+                b"mvv-review",
+            );
+            let sent = send(&frame)?;
+            let fd = log.fd();
+            wait_until(
+                &[fd],
+                Duration::from_millis(600),
+                Duration::from_millis(300),
+                || {
+                    log.pump();
+                    false
+                },
+            );
+            let mut at = BTreeMap::new();
+            for (ifindex, f) in &log.frames {
+                if frames::parse_udp_v4(f).map(|x| x.tag) != Some(u32::from(tag)) {
+                    continue;
+                }
+                let name = match *ifindex as u32 {
+                    i if i == b2 => "bu2",
+                    i if i == b1 => "bu1",
+                    i if i == l => "bl0",
+                    i if i == peer => "bl1 (left the host)",
+                    _ => "other",
+                };
+                *at.entry(name).or_insert(0u32) += 1;
             }
-            let name = match *ifindex as u32 {
-                i if i == b2 => "bu2",
-                i if i == b1 => "bu1",
-                i if i == l => "bl0",
-                i if i == peer => "bl1 (left the host)",
-                _ => "other",
-            };
-            *at.entry(name).or_insert(0u32) += 1;
+            let at: Vec<String> = at.iter().map(|(k, v)| format!("{k} x{v}")).collect();
+            out.push(format!(
+                "{what} {sent}, received at: {}",
+                if at.is_empty() {
+                    "nowhere".into()
+                } else {
+                    at.join(", ")
+                }
+            ));
         }
-        let at: Vec<String> = at.iter().map(|(k, v)| format!("{k} x{v}")).collect();
-        Ok(format!(
-            "{sent}; received at: {}",
-            if at.is_empty() {
-                "nowhere".into()
-            } else {
-                at.join(", ")
-            }
-        ))
+        Ok(out.join("; "))
     }
 
     /// `addr_assign_type` of an upper device in each mode (without and with
@@ -416,33 +465,68 @@ impl Dut<'_> {
         ))
     }
 
-    /// Two source-mode uppers with 2,500 source MACs each; flush the first
-    /// (MACADDR_MODE flush) and report both lists' sizes after it.
-    async fn source_flush(&self, seconds: &mut Option<f64>) -> Result<String, String> {
+    /// A source-mode upper with 2,500 source MACs and six with 5,000 each
+    /// (made by changelink SET, timed); flush the first (MACADDR_MODE
+    /// flush, timed) and report every list's size after it.
+    async fn source_flush(&self, r: &mut Review) -> Result<String, String> {
         self.veth("fl5", "fl6").await?;
-        let mut ids = Vec::new();
-        for (name, tag) in [("fs1", 1u8), ("fs2", 2u8)] {
-            let attrs = [
-                RawNla::macvlan_mode(macvlan_mode::SOURCE),
-                RawNla::u32(ml::MACADDR_MODE, MACADDR_SET),
-                RawNla::bytes(ml::MACADDR_DATA, &many_macs(tag, FLUSH_PER_UPPER)),
-            ];
-            ids.push(self.add_upper(name, "fl5", &attrs, None).await?);
+        let source = [RawNla::macvlan_mode(macvlan_mode::SOURCE)];
+        let first = self
+            .add_upper(
+                "fs1",
+                "fl5",
+                &[
+                    source[0].clone(),
+                    RawNla::u32(ml::MACADDR_MODE, MACADDR_SET),
+                    RawNla::bytes(ml::MACADDR_DATA, &many_macs(1, FLUSH_PER_UPPER)),
+                ],
+                None,
+            )
+            .await?;
+        let mut set = Duration::ZERO;
+        let mut sets = Vec::new();
+        for k in 0..FLUSH_OTHER_UPPERS {
+            let name = format!("fs{}", k + 2);
+            let i = self.add_upper(&name, "fl5", &source, None).await?;
+            let data = many_macs(2 + k as u8, FLUSH_PER_OTHER);
+            let t = Instant::now();
+            let res = self
+                .nl
+                .link_change(macvlan_change_msg(
+                    i,
+                    &[
+                        RawNla::u32(ml::MACADDR_MODE, MACADDR_SET),
+                        RawNla::bytes(ml::MACADDR_DATA, &data),
+                    ],
+                ))
+                .await;
+            set += t.elapsed();
+            sets.push(nl_text(res));
         }
+        r.set_seconds = Some(set.as_secs_f64());
         let t = Instant::now();
-        let r = self
+        let res = self
             .nl
             .link_change(macvlan_change_msg(
-                ids[0],
+                first,
                 &[RawNla::u32(ml::MACADDR_MODE, MACADDR_FLUSH)],
             ))
             .await;
-        *seconds = Some(t.elapsed().as_secs_f64());
-        let c1 = macaddr_count(&link(self.nl, "fs1").await?);
-        let c2 = macaddr_count(&link(self.nl, "fs2").await?);
+        r.flush_seconds = Some(t.elapsed().as_secs_f64());
+        let mut counts = Vec::new();
+        for k in 0..=FLUSH_OTHER_UPPERS {
+            let name = format!("fs{}", k + 1);
+            counts.push(format!(
+                "{name} {:?}",
+                macaddr_count(&link(self.nl, &name).await?)
+            ));
+        }
+        sets.dedup();
         Ok(format!(
-            "flush {}; sources fs1 {c1:?}, fs2 {c2:?}",
-            nl_text(r)
+            "set {}; flush fs1 {}; sources {}",
+            sets.join("/"),
+            nl_text(res),
+            counts.join(", ")
         ))
     }
 }

@@ -279,8 +279,20 @@ pub fn reference(frame: &[u8]) -> Option<Advert> {
         return None;
     }
     let dst_mac = &frame[0..6];
-    let ethertype = (u16::from(frame[12]) << 8) | u16::from(frame[13]);
-    let ip = &frame[14..];
+    // Up to two in-band 802.1Q/802.1ad tags after the addresses.
+    let mut at = 12;
+    let mut ethertype = (u16::from(frame[at]) << 8) | u16::from(frame[at + 1]);
+    for _ in 0..2 {
+        if ethertype != 0x8100 && ethertype != 0x88a8 {
+            break;
+        }
+        at += 4;
+        if frame.len() < at + 2 {
+            return None;
+        }
+        ethertype = (u16::from(frame[at]) << 8) | u16::from(frame[at + 1]);
+    }
+    let ip = &frame[at + 2..];
 
     if dst_mac == MAC_V4 && ethertype == 0x0800 {
         if ip.is_empty() {

@@ -1,0 +1,269 @@
+#!/usr/bin/env bash
+# VRRP mode on the lower devices routers use, with Debian's FRR vrrpd on
+# two routers (the topology of tests/vm/frr-lib.sh):
+#
+#   vlan            eth0.100 on the veth, reorder_hdr on
+#   vlan_noreorder  the same with reorder_hdr off: the VLAN core puts the
+#                   tag back in the frame, the classifier reads past it
+#   bond            an active-backup bond of two veths per router, each to
+#                   its own switch port; the active slave of the backup,
+#                   then of the master, fails in steady state
+#   bond_vlan       bond0.100, the usual production stack
+#   v6_veth, v6_vlan  VRRPv3 with an IPv6 VIP on a 00:00:5e:00:02:0a upper
+#   two_groups      VRIDs 10 and 20 on one veth, masters on different
+#                   routers; a router's own two uppers never deliver to each
+#                   other (bridge mode does, measured as the contrast); and
+#                   a tagged advert for a VLAN with no device (tag in the
+#                   skb's metadata) is handled as in private mode
+#
+# The topologies run at the same time (MVV_LOWERS_JOBS at once, default 4),
+# each in its own namespaces; their checks are printed in the order above.
+# Runs with macvlan_vrrp loaded and leaves it loaded. Prints TAP and the
+# closing count line.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
+
+IP=${MVV_IP:-}
+FRR=/usr/lib/frr
+jobs=${MVV_LOWERS_JOBS:-4}
+out=$(mktemp -d /tmp/mvv-lowers.XXXXXX)
+
+n=0 pass=0 fail=0
+ok() { n=$((n + 1)); pass=$((pass + 1)); echo "ok $n $1"; }
+not_ok() { n=$((n + 1)); fail=$((fail + 1)); echo "not ok $n $1${2:+ # $2}"; }
+
+# label  KIND  FAMILY  VRIDS  extra-checks, in the order they are reported.
+matrix=(
+	"vlan vlan 4 10 -"
+	"vlan_noreorder vlan-noreorder 4 10 -"
+	"bond bond 4 10 bond_slaves"
+	"bond_vlan bond-vlan 4 10 -"
+	"v6_veth veth 6 10 -"
+	"v6_vlan vlan 6 10 -"
+	"two_groups veth 4 10_20 two_groups"
+)
+
+# MVV_LOWERS_ONLY="label..." runs only those rows (while developing, or to
+# show a fix failing on an old module); suite.sh's count then fails.
+if [ -n "${MVV_LOWERS_ONLY:-}" ]; then
+	kept=()
+	for row in "${matrix[@]}"; do
+		[[ " $MVV_LOWERS_ONLY " == *" ${row%% *} "* ]] && kept+=("$row")
+	done
+	matrix=("${kept[@]}")
+fi
+
+echo "KTAP version 1"
+if [ -z "$IP" ] || [ ! -x "$IP" ] || [ ! -x "$FRR/vrrpd" ] || ! command -v vtysh >/dev/null; then
+	not_ok lowers_tools "need the patched ip (MVV_IP='$IP') and Debian's frr ($FRR/vrrpd, vtysh)"
+	echo "1..$n"
+	echo "$pass passed, $fail failed"
+	exit 1
+fi
+ok lowers_tools
+
+# ---- inside one topology's subshell ----------------------------------
+# Checks are written as "CHECK<tab>rc<tab>name<tab>detail" lines and notes
+# as "# text"; the parent numbers them.
+check() { printf 'CHECK\t%s\t%s\t%s\n' "$2" "$1" "${3:-}"; }
+note() { echo "# $*"; }
+
+# An AF_PACKET sender: $4 copies of the frame $3 (hex) out of device $2.
+send_frames() { # ns dev hex count
+	in_ns "$1" "$MVV_HARNESS" send --dev "$2" --hex "$3" --count "$4"
+}
+dev_stat() { in_ns "$1" cat "/sys/class/net/$2/statistics/$3"; }
+
+# A VRRPv2 advertisement of VRID 10 from its VMAC, priority 50, optionally
+# behind an 802.1Q tag of VID $1.
+advert_hex() { # [vid]
+	python3 - "${1:-}" <<-'EOF'
+	import struct, sys
+	def csum(b):
+	    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+	    while s >> 16:
+	        s = (s & 0xffff) + (s >> 16)
+	    return (~s) & 0xffff
+	vrrp = bytearray(struct.pack("!BBBBBBH4s", 0x21, 10, 50, 1, 0, 1, 0, bytes([10, 0, 0, 2])) + bytes(8))
+	vrrp[6:8] = struct.pack("!H", csum(bytes(vrrp)))
+	ip = bytearray(struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(vrrp), 0, 0, 255, 112, 0,
+	                           bytes([192, 168, 0, 99]), bytes([224, 0, 0, 18])))
+	ip[10:12] = struct.pack("!H", csum(bytes(ip)))
+	eth = bytes.fromhex("01005e000012" "00005e00010a")
+	tag = struct.pack("!HH", 0x8100, int(sys.argv[1])) if sys.argv[1] else b""
+	print((eth + tag + struct.pack("!H", 0x0800) + bytes(ip) + bytes(vrrp)).hex())
+	EOF
+}
+
+# An active-backup slave of router $1 fails (its switch port down) while
+# r1 is master: no role change for 6 s, no second master, and r2's vrrpd
+# still hears r1.
+slave_fails() { # router
+	local r=$1 active port s rx0 rx1 bad=
+	active=$(in_ns "$r" cat /sys/class/net/bond0/bonding/active_slave)
+	case "$active" in eth0) port=sw-$r ;; eth1) port=sw-${r}b ;; *) echo "$r has no active slave ('$active')"; return 1 ;; esac
+	rx0=$(adverts_rx r2)
+	ipn sw link set "$port" down
+	s=$(vrrp_watch 10 --while "Master Backup" --seconds 6 --interval-ms 500) ||
+		bad="role change: $(as_both "$s") after ${s##*, }"
+	rx1=$(adverts_rx r2)
+	local now
+	now=$(in_ns "$r" cat /sys/class/net/bond0/bonding/active_slave)
+	ipn sw link set "$port" up
+	[ -n "$bad" ] && { echo "$r lost $active: $bad"; return 1; }
+	[ "$now" != "$active" ] || { echo "$r's bond did not leave $active"; return 1; }
+	[ "$rx1" -gt "$rx0" ] || { echo "$r lost $active: r2 vrrpd adverRx $rx0 -> $rx1"; return 1; }
+	echo "$r lost $active, bond moved to $now: r1 Master, r2 Backup throughout; r2 adverRx $rx0 -> $rx1"
+}
+
+bond_slaves() {
+	local o
+	wait_for 15 "r1 Master, r2 Backup" >/dev/null
+	o=$(slave_fails r2)
+	check frr_backup_slave_fails $? "$o"
+	note "$o"
+	sleep 2
+	o=$(slave_fails r1)
+	check frr_master_slave_fails $? "$o"
+	note "$o"
+}
+
+# Counts frames of the test ethertype 0x88b5 received on device $2 of
+# namespace $1 (an nft netdev ingress counter named $3), so that no other
+# frame (ARP, neighbour discovery, the daemons' adverts) is counted.
+probe_add() { # ns dev name
+	in_ns "$1" nft -f - <<-EOF
+	table netdev mvvprobe_$3 {
+		chain c {
+			type filter hook ingress device "$2" priority 0;
+			ether type 0x88b5 counter
+		}
+	}
+	EOF
+}
+probe_count() { # ns name
+	in_ns "$1" nft list table netdev "mvvprobe_$2" | sed -n 's/.*counter packets \([0-9]*\).*/\1/p'
+}
+
+# 50 frames from r1's eth0v10 to the MAC of r1's eth0v20, in mode $1:
+# where they land. Prints "local L wire W".
+own_uppers() { # mode
+	local l0 w0 l1 w1 frame
+	"$IP" -n "${P}r1" link set eth0v10 type macvlan mode "$1" || return 1
+	"$IP" -n "${P}r1" link set eth0v20 type macvlan mode "$1" || return 1
+	frame="$(vmac 20 | tr -d :)$(vmac 10 | tr -d :)88b5$(printf '%0100d' 0)"
+	l0=$(probe_count r1 local) w0=$(probe_count sw wire)
+	send_frames r1 eth0v10 "$frame" 50
+	sleep 0.5
+	l1=$(probe_count r1 local) w1=$(probe_count sw wire)
+	echo "local $((l1 - l0)) wire $((w1 - w0))"
+}
+
+# Tagged adverts for VID 200, which has no VLAN device on r2: the core
+# leaves the tag in the skb's metadata. Never counted as steered; handed to
+# the upper as private mode does (the C driver's private mode delivers them
+# to the upper too, where the core then drops them as for another host).
+# The same adverts untagged are the control: they are steered.
+tag_in_metadata() {
+	local st0 st1 st2 rx1 rx2 plain tagged
+	plain=$(advert_hex) tagged=$(advert_hex 200)
+	st0=$(steered r2)
+	send_frames gw eth0 "$plain" 20
+	sleep 0.5
+	st1=$(steered r2) rx1=$(dev_stat r2 eth0v10 rx_packets)
+	send_frames gw eth0 "$tagged" 20
+	sleep 0.5
+	st2=$(steered r2) rx2=$(dev_stat r2 eth0v10 rx_packets)
+	local msg="untagged: steered +$((st1 - st0)); tagged VID 200: steered +$((st2 - st1)), upper rx +$((rx2 - rx1))"
+	[ $((st1 - st0)) -ge 20 ] && [ "$st2" = "$st1" ] && [ $((rx2 - rx1)) -ge 20 ] || { echo "$msg"; return 1; }
+	echo "$msg"
+}
+
+two_groups() {
+	local s o rc
+	o=$(tag_in_metadata)
+	check tag_in_metadata_not_steered $? "$o"
+	note "$o"
+	start_frr r1 "200 100" && start_frr r2 "100 200" || { check frr_setup 1 "daemons failed to start"; return; }
+	s=$(wait_for 20 "r1 Master, r2 Backup" 10)
+	rc=$?
+	o=$(wait_for 20 "r1 Backup, r2 Master" 20)
+	[ "$rc" = 0 ] && [ $? = 0 ]
+	check frr_election $? "VRID 10: $s; VRID 20: $o"
+	note "VRID 10: $s; VRID 20: $o"
+	o=$(never_two_masters 8)
+	check frr_no_split_brain $? "$o"
+	note "$o"
+	probe_add r1 eth0v20 local && probe_add sw sw-r1 wire
+	o=$(own_uppers vrrp)
+	[ "$o" = "local 0 wire 50" ]
+	check own_uppers_not_local $? "VRRP mode: $o (want local 0 wire 50)"
+	note "r1 eth0v10 -> eth0v20's MAC, 50 frames, VRRP mode: $o"
+	o=$(own_uppers bridge)
+	[ "$o" = "local 50 wire 0" ]
+	check bridge_mode_contrast $? "bridge mode: $o (want local 50 wire 0)"
+	note "the same in bridge mode: $o"
+	"$IP" -n "${P}r1" link set eth0v10 type macvlan mode vrrp
+	"$IP" -n "${P}r1" link set eth0v20 type macvlan mode vrrp
+}
+
+# One topology, in its own namespaces (prefix $P).
+run_topology() { # label kind family vrids extra
+	P=$1- KIND=$2 FAMILY=$3 VRIDS=${4//_/ }
+	. "$here/frr-lib.sh"
+	teardown
+	if ! topology vrrp "$IP"; then
+		check frr_setup 1 "topology failed"
+		teardown
+		return
+	fi
+	if [ "$5" = two_groups ]; then
+		check frr_setup 0
+		two_groups
+	elif ! start_frr r1 200 || ! start_frr r2 100; then
+		check frr_setup 1 "daemons failed to start"
+	else
+		check frr_setup 0
+		failover_suite
+		[ "$5" = - ] || "$5"
+	fi
+	teardown
+}
+
+# ---- the parent ------------------------------------------------------
+t0=$SECONDS
+running=0
+for row in "${matrix[@]}"; do
+	read -r label kind family vrids extra <<<"$row"
+	(
+		start=$SECONDS
+		run_topology "$label" "$kind" "$family" "$vrids" "$extra"
+		echo "# $label: $((SECONDS - start)) s"
+	) > "$out/$label" 2>&1 &
+	running=$((running + 1))
+	if [ "$running" -ge "$jobs" ]; then
+		wait -n
+		running=$((running - 1))
+	fi
+done
+wait
+
+for row in "${matrix[@]}"; do
+	read -r label _ <<<"$row"
+	while IFS= read -r line; do
+		case "$line" in
+		CHECK$'\t'*)
+			IFS=$'\t' read -r _ rc name detail <<<"$line"
+			if [ "$rc" = 0 ]; then ok "${label}_${name#frr_}"; else not_ok "${label}_${name#frr_}" "$detail"; fi
+			;;
+		'#'*) echo "# $label: ${line#\# }" ;;
+		*) echo "# $label: $line" ;;
+		esac
+	done < "$out/$label"
+done
+echo "# matrix: $((SECONDS - t0)) s, $jobs topologies at once"
+rm -rf "$out"
+echo "1..$n"
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]
