@@ -49,12 +49,15 @@ UPPER=$(upper "$first_vrid")
 
 in_ns() { local ns=$1; shift; ip netns exec "$P$ns" "$@"; }
 ipn() { local ns=$1; shift; ip -n "$P$ns" "$@"; }
-# A sysctl by path, so that dotted device names (eth0.100) work.
+# Sysctls by path, so that dotted device names (eth0.100) work; one
+# process for all of them (each process start costs about half a second of
+# CPU under TCG with the debug kernel, and several topologies run at once).
 sysctl_set() { # router key=value...
-	local r=$1 kv
+	local r=$1
 	shift
-	for kv in "$@"; do in_ns "$r" sysctl -qw "$kv" || return 1; done
+	in_ns "$r" sysctl -qw "$@"
 }
+mvv_nap 0
 
 teardown() {
 	local r d
@@ -63,7 +66,7 @@ teardown() {
 			[ -f "$run/$r/$d.pid" ] && kill "$(cat "$run/$r/$d.pid")" 2>/dev/null
 		done
 	done
-	sleep 0.5
+	mvv_nap 0.5
 	for r in r1 r2; do
 		for d in vrrpd zebra; do
 			[ -f "$run/$r/$d.pid" ] && kill -9 "$(cat "$run/$r/$d.pid")" 2>/dev/null
@@ -74,12 +77,6 @@ teardown() {
 	done
 	for ns in gw sw r1 r2; do ip netns del "$P$ns" 2>/dev/null; done
 	rm -rf "$run"
-}
-
-# A veth from host $1's device $2 to switch port $3.
-wire() { # host dev port
-	ip link add "$2" netns "$P$1" type veth peer name "$3" netns "$P"sw || return 1
-	ipn sw link set "$3" master br0 up
 }
 
 # The switch ports of router $1 (both slaves' for a bond).
@@ -93,78 +90,102 @@ ports() { # router
 # Router $1's cable: all its switch ports $2 (up or down).
 cable() { # router up|down
 	local p
-	for p in $(ports "$1"); do ipn sw link set "$p" "$2"; done
+	for p in $(ports "$1"); do echo "link set $p $2"; done | ipn sw -batch -
 }
 
-# The lower device $LOWER of host $1, of kind $KIND.
-lower_setup() { # host
+# The `ip -batch` lines that make host $1's lower device $LOWER, of kind
+# $KIND, from its eth0 (and eth1).
+lower_lines() { # host
 	local h=$1 reorder=on
 	case "$KIND" in
-	veth) ;;
+	veth) echo "link set eth0 up" ;;
 	vlan | vlan-noreorder)
 		[ "$KIND" = vlan-noreorder ] && [ "$h" != gw ] && reorder=off
-		ipn "$h" link add link eth0 name eth0.100 type vlan id 100 reorder_hdr "$reorder" || return 1
-		ipn "$h" link set eth0.100 up
+		echo "link set eth0 up"
+		echo "link add link eth0 name eth0.100 type vlan id 100 reorder_hdr $reorder"
+		echo "link set eth0.100 up"
 		;;
 	bond | bond-vlan)
-		[ "$h" = gw ] && { [ "$KIND" = bond ] && return 0; ipn gw link add link eth0 name eth0.100 type vlan id 100; ipn gw link set eth0.100 up; return; }
-		ipn "$h" link add bond0 type bond mode active-backup miimon 100 || return 1
-		ipn "$h" link set eth0 down
-		ipn "$h" link set eth1 down
-		ipn "$h" link set eth0 master bond0 || return 1
-		ipn "$h" link set eth1 master bond0 || return 1
-		ipn "$h" link set bond0 up
+		if [ "$h" = gw ]; then
+			echo "link set eth0 up"
+			if [ "$KIND" = bond-vlan ]; then
+				echo "link add link eth0 name eth0.100 type vlan id 100"
+				echo "link set eth0.100 up"
+			fi
+			return 0
+		fi
+		echo "link add bond0 type bond mode active-backup miimon 100"
+		echo "link set eth0 master bond0"
+		echo "link set eth1 master bond0"
+		echo "link set bond0 up"
 		if [ "$KIND" = bond-vlan ]; then
-			ipn "$h" link add link bond0 name bond0.100 type vlan id 100 || return 1
-			ipn "$h" link set bond0.100 up
+			echo "link add link bond0 name bond0.100 type vlan id 100"
+			echo "link set bond0.100 up"
 		fi
 		;;
 	esac
 }
 
-# The topology, with upper devices of mode $1 made by `ip` $2.
+# The topology, with upper devices of mode $1 made by `ip` $2. Each
+# namespace is configured by one `ip -batch`.
 topology() { # mode ip
-	local mode=$1 ipcmd=$2 h r vrid ns
+	local mode=$1 ipcmd=$2 h r vrid ns up p kv
 	mkdir -p "$run"
-	for ns in gw sw r1 r2; do ip netns add "$P$ns" || return 1; ipn "$ns" link set lo up; done
-	ipn sw link add br0 type bridge
-	ipn sw link set br0 up
+	for ns in gw sw r1 r2; do ip netns add "$P$ns" || return 1; done
 	for h in gw r1 r2; do
-		wire "$h" eth0 "sw-$h" || return 1
-		ipn "$h" link set eth0 up
-		case "$KIND" in bond*) [ "$h" != gw ] && { wire "$h" eth1 "sw-${h}b" || return 1; } ;; esac
-		lower_setup "$h" || return 1
-	done
-	if [ "$FAMILY" = 6 ]; then
-		ipn gw addr add fd00::1/64 dev "$GWDEV" nodad
-	else
-		ipn gw addr add 10.0.0.1/24 dev "$GWDEV"
-		ipn r1 addr add 192.168.0.253/24 dev "$LOWER"
-		ipn r2 addr add 192.168.0.252/24 dev "$LOWER"
-	fi
+		echo "link add eth0 netns $P$h type veth peer name sw-$h netns ${P}sw"
+		case "$KIND" in
+		bond*) [ "$h" != gw ] && echo "link add eth1 netns $P$h type veth peer name sw-${h}b netns ${P}sw" ;;
+		esac
+	done | ip -batch - || return 1
+	{
+		echo "link set lo up"
+		echo "link add br0 type bridge"
+		echo "link set br0 up"
+		for p in sw-gw $(ports r1) $(ports r2); do echo "link set $p master br0 up"; done
+	} | ipn sw -batch - || return 1
+	{
+		echo "link set lo up"
+		lower_lines gw
+		if [ "$FAMILY" = 6 ]; then
+			echo "addr add fd00::1/64 dev $GWDEV nodad"
+		else
+			echo "addr add 10.0.0.1/24 dev $GWDEV"
+		fi
+	} | ipn gw -batch - || return 1
 	for r in r1 r2; do
-		sysctl_set "$r" "net/ipv4/conf/$LOWER/arp_ignore=1" "net/ipv4/conf/$LOWER/arp_filter=1" \
-			net/ipv4/conf/all/rp_filter=0 || return 1
-		for vrid in $VRIDS; do
-			local up
-			up=$(upper "$vrid")
-			# As FRR's documentation creates them (addrgenmode random, so
-			# the two routers' IPv6 link-locals differ), in mode $mode.
-			# 6.12 refuses IFLA_AF_SPEC on a macvlan create (EAFNOSUPPORT,
-			# with either driver), so addrgenmode is set after.
-			"$ipcmd" -n "$P$r" link add link "$LOWER" name "$up" address "$(vmac "$vrid")" \
-				type macvlan mode "$mode" || return 1
-			"$ipcmd" -n "$P$r" link set "$up" addrgenmode random || return 1
-			sysctl_set "$r" "net/ipv4/conf/$up/arp_ignore=1" "net/ipv4/conf/$up/accept_local=1" \
-				"net/ipv4/conf/$up/rp_filter=0" || return 1
-			if [ "$FAMILY" = 6 ]; then
-				ipn "$r" addr add "$(vip "$vrid")/64" dev "$up" nodad
-			else
-				ipn "$r" addr add "$(vip "$vrid")/24" dev "$up"
+		kv=("net/ipv4/conf/$LOWER/arp_ignore=1" "net/ipv4/conf/$LOWER/arp_filter=1"
+			net/ipv4/conf/all/rp_filter=0)
+		{
+			echo "link set lo up"
+			lower_lines "$r"
+			if [ "$FAMILY" = 4 ]; then
+				case "$r" in r1) echo "addr add 192.168.0.253/24 dev $LOWER" ;; *) echo "addr add 192.168.0.252/24 dev $LOWER" ;; esac
 			fi
-			ipn "$r" link set "$up" up
+			for vrid in $VRIDS; do
+				up=$(upper "$vrid")
+				# As FRR's documentation creates them (addrgenmode random,
+				# so the two routers' IPv6 link-locals differ), in mode
+				# $mode. 6.12 refuses IFLA_AF_SPEC on a macvlan create
+				# (EAFNOSUPPORT, with either driver), so addrgenmode is
+				# set after, before the device is up.
+				echo "link add link $LOWER name $up address $(vmac "$vrid") type macvlan mode $mode"
+				echo "link set $up addrgenmode random"
+				if [ "$FAMILY" = 6 ]; then
+					echo "addr add $(vip "$vrid")/64 dev $up nodad"
+				else
+					echo "addr add $(vip "$vrid")/24 dev $up"
+				fi
+				echo "link set $up up"
+			done
+			echo "addr add 172.16.0.1/32 dev lo"
+		} | "$ipcmd" -n "$P$r" -batch - || return 1
+		for vrid in $VRIDS; do
+			up=$(upper "$vrid")
+			kv+=("net/ipv4/conf/$up/arp_ignore=1" "net/ipv4/conf/$up/accept_local=1"
+				"net/ipv4/conf/$up/rp_filter=0")
 		done
-		ipn "$r" addr add 172.16.0.1/32 dev lo
+		sysctl_set "$r" "${kv[@]}" || return 1
 	done
 }
 
@@ -194,7 +215,7 @@ start_frr() { # router priorities
 	chown -R frr:frr "$d"
 	in_ns "$r" "$FRR/zebra" -d -u frr -g frr --vty_socket "$d" -z "$d/zserv.api" \
 		-i "$d/zebra.pid" -f "$d/zebra.conf" --log "file:$d/zebra.log" >> "$d/start.log" 2>&1 || return 1
-	for i in $(seq 50); do [ -S "$d/zserv.api" ] && break; sleep 0.1; done
+	for ((i = 0; i < 50; i++)); do [ -S "$d/zserv.api" ] && break; mvv_nap 0.1; done
 	in_ns "$r" "$FRR/vrrpd" -d -u frr -g frr --vty_socket "$d" -z "$d/zserv.api" \
 		-i "$d/vrrpd.pid" -f "$d/vrrpd.conf" --log "file:$d/vrrpd.log" >> "$d/start.log" 2>&1
 }
@@ -284,13 +305,14 @@ nat_rules() { # router
 		}
 	}
 	EOF
-	in_ns "$1" "$MVV_HARNESS" tcp-answer --listen 172.16.0.1:2324 --text "$1" >/dev/null 2>&1 &
+	rm -f "$run/$1/listener.ready"
+	in_ns "$1" "$MVV_HARNESS" tcp-answer --listen 172.16.0.1:2324 --text "$1" \
+		--ready "$run/$1/listener.ready" >/dev/null 2>&1 &
 	echo $! > "$run/$1/listener.pid"
-	# Wait until it listens.
 	local i
-	for i in $(seq 100); do
-		in_ns "$1" ss -Hltn 'sport = :2324' | grep -q 172.16.0.1 && return 0
-		sleep 0.2
+	for ((i = 0; i < 100; i++)); do
+		[ -e "$run/$1/listener.ready" ] && return 0
+		mvv_nap 0.2
 	done
 	echo "# $1: the NAT test listener did not start"
 	return 1
@@ -319,11 +341,11 @@ failover_limit_ms=$((3 * INTERVAL_S * 1000 + skew_ms + slack_ms))
 failover_ms() { # give-up-ms [vrid]
 	local t0 now
 	cable r1 down
-	t0=$(date +%s%N)
+	t0=${EPOCHREALTIME/./}
 	"$MVV_HARNESS" vty --socket "$run/r2/vrrpd.vty" --command "show vrrp ${2:-$first_vrid}" \
 		--field "Status (v$FAMILY)" --until Master --seconds "$(($1 / 1000))" --interval-ms 100 >/dev/null
 	local rc=$?
-	now=$((($(date +%s%N) - t0) / 1000000))
+	now=$(((${EPOCHREALTIME/./} - t0) / 1000))
 	if [ "$rc" = 0 ]; then echo "$now"; else echo never; return 1; fi
 }
 
@@ -348,7 +370,7 @@ failover_suite() {
 	note "election: $s"
 
 	rx0=$(adverts_rx r2) st0=$(steered r2)
-	sleep $((3 * INTERVAL_S))
+	mvv_nap $((3 * INTERVAL_S))
 	rx1=$(adverts_rx r2) st1=$(steered r2)
 	[ "$rx1" -gt "$rx0" ] && [ "${st1:-0}" -gt "${st0:-0}" ]
 	check frr_backup_hears_master $? "r2 vrrpd adverRx $rx0 -> $rx1, r2 $UPPER vrrp_adverts_to_lower ${st0:-?} -> ${st1:-?}"

@@ -123,7 +123,7 @@ bond_slaves() {
 	o=$(slave_fails r2)
 	check frr_backup_slave_fails $? "$o"
 	note "$o"
-	sleep 2
+	mvv_nap 2
 	o=$(slave_fails r1)
 	check frr_master_slave_fails $? "$o"
 	note "$o"
@@ -155,7 +155,7 @@ own_uppers() { # mode
 	frame="$(vmac 20 | tr -d :)$(vmac 10 | tr -d :)88b5$(printf '%0100d' 0)"
 	l0=$(probe_count r1 local) w0=$(probe_count sw wire)
 	send_frames r1 eth0v10 "$frame" 50
-	sleep 0.5
+	mvv_nap 0.5
 	l1=$(probe_count r1 local) w1=$(probe_count sw wire)
 	echo "local $((l1 - l0)) wire $((w1 - w0))"
 }
@@ -170,10 +170,10 @@ tag_in_metadata() {
 	plain=$(advert_hex) tagged=$(advert_hex 200)
 	st0=$(steered r2)
 	send_frames gw eth0 "$plain" 20
-	sleep 0.5
+	mvv_nap 0.5
 	st1=$(steered r2) rx1=$(dev_stat r2 eth0v10 rx_packets)
 	send_frames gw eth0 "$tagged" 20
-	sleep 0.5
+	mvv_nap 0.5
 	st2=$(steered r2) rx2=$(dev_stat r2 eth0v10 rx_packets)
 	local msg="untagged: steered +$((st1 - st0)); tagged VID 200: steered +$((st2 - st1)), upper rx +$((rx2 - rx1))"
 	[ $((st1 - st0)) -ge 20 ] && [ "$st2" = "$st1" ] && [ $((rx2 - rx1)) -ge 20 ] || { echo "$msg"; return 1; }

@@ -109,6 +109,9 @@ enum Cmd {
         listen: std::net::SocketAddr,
         #[arg(long)]
         text: String,
+        /// A file to create once the socket listens
+        #[arg(long, value_name = "PATH")]
+        ready: Option<PathBuf>,
     },
     /// Follow /dev/kmsg into a log file until the kernel stops; print
     /// records containing an --alert string on stdout at once
@@ -196,7 +199,11 @@ fn main() -> ExitCode {
                 1
             }
         },
-        Cmd::TcpAnswer { listen, text } => match tcp_answer(listen, &text) {
+        Cmd::TcpAnswer {
+            listen,
+            text,
+            ready,
+        } => match tcp_answer(listen, &text, ready.as_deref()) {
             Ok(()) => 0,
             Err(e) => {
                 eprintln!("mvv-harness tcp-answer: {e}");
@@ -287,8 +294,15 @@ fn send_hex(dev: &str, hex: &str, count: u32) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn tcp_answer(listen: std::net::SocketAddr, text: &str) -> io::Result<()> {
+fn tcp_answer(
+    listen: std::net::SocketAddr,
+    text: &str,
+    ready: Option<&std::path::Path>,
+) -> io::Result<()> {
     let listener = std::net::TcpListener::bind(listen)?;
+    if let Some(path) = ready {
+        std::fs::write(path, b"")?;
+    }
     for conn in listener.incoming() {
         // A failed accept or write is the client's problem, not ours.
         if let Ok(mut c) = conn {
