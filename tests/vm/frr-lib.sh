@@ -10,7 +10,7 @@
 # The daemons run as user frr with per-router sockets under $run, as
 # Debian's frr 8.4 allows when started by hand.
 #
-# Set before sourcing, to vary it (lowers.sh runs several at once):
+# Set before sourcing, to vary it:
 #   P       prefix of the namespace names and of the run directory;
 #   KIND    the routers' lower device: veth (eth0, the seed), vlan
 #           (eth0.100), vlan-noreorder (eth0.100 with reorder_hdr off),
@@ -20,6 +20,8 @@
 #           uppers with VMAC 00:00:5e:00:02:VRID);
 #   VRIDS   the groups on the lower device ("10" or "10 20"; group N's VIP
 #           is 10.0.0.(N/10+1) or fd00::(N/10+1), its upper eth0vN).
+# lowers.sh runs several such segments on one pair of routers, each on its
+# own wires and bridge, and sets the names per segment (frr_segment).
 
 P=${P:-}
 KIND=${KIND:-veth}
@@ -28,24 +30,36 @@ VRIDS=${VRIDS:-10}
 INTERVAL_S=1
 FRR=/usr/lib/frr
 run=/tmp/mvv-frr/${P:-seed}
-
-case "$KIND" in
-veth) LOWER=eth0 GWDEV=eth0 ;;
-vlan | vlan-noreorder) LOWER=eth0.100 GWDEV=eth0.100 ;;
-bond) LOWER=bond0 GWDEV=eth0 ;;
-bond-vlan) LOWER=bond0.100 GWDEV=eth0.100 ;;
-*) echo "frr-lib: unknown KIND '$KIND'" >&2; return 1 ;;
-esac
+# Per segment: the subnet number (10.0.NET.0/24), the routers' NIC and the
+# gateway's, the prefix of the upper devices' names and the suffix of the
+# switch ports' names. The seed: eth0 everywhere, uppers eth0vN, ports
+# sw-r1 (and sw-r1b for a bond's second slave).
+NET=${NET:-0}
+NIC=${NIC:-eth0} NIC_B=${NIC_B:-eth1} BOND=${BOND:-bond0} GWNIC=${GWNIC:-eth0}
+UPPER_PREFIX=${UPPER_PREFIX:-eth0} SFX=${SFX:-}
 
 vmac() { printf '00:00:5e:00:%02x:%02x' "$((FAMILY == 6 ? 2 : 1))" "$1"; }
-vip() { if [ "$FAMILY" = 6 ]; then echo "fd00::$(($1 / 10 + 1))"; else echo "10.0.0.$(($1 / 10 + 1))"; fi; }
-upper() { echo "eth0v$1"; }
-GW_IP=10.0.0.1
-[ "$FAMILY" = 6 ] && GW_IP=fd00::1
-first_vrid=${VRIDS%% *}
-VMAC=$(vmac "$first_vrid")
-VIP=$(vip "$first_vrid")
-UPPER=$(upper "$first_vrid")
+net6() { if [ "$NET" = 0 ]; then echo "fd00:"; else echo "fd00:$NET:"; fi; }
+vip() { if [ "$FAMILY" = 6 ]; then echo "$(net6):$(($1 / 10 + 1))"; else echo "10.0.$NET.$(($1 / 10 + 1))"; fi; }
+upper() { echo "${UPPER_PREFIX}v$1"; }
+
+# The names and addresses that follow from the settings above.
+frr_derive() {
+	case "$KIND" in
+	veth) LOWER=$NIC GWDEV=$GWNIC ;;
+	vlan | vlan-noreorder) LOWER=$NIC.100 GWDEV=$GWNIC.100 ;;
+	bond) LOWER=$BOND GWDEV=$GWNIC ;;
+	bond-vlan) LOWER=$BOND.100 GWDEV=$GWNIC.100 ;;
+	*) echo "frr-lib: unknown KIND '$KIND'" >&2; return 1 ;;
+	esac
+	GW_IP=10.0.$NET.1
+	[ "$FAMILY" = 6 ] && GW_IP=$(net6):1
+	first_vrid=${VRIDS%% *}
+	VMAC=$(vmac "$first_vrid")
+	VIP=$(vip "$first_vrid")
+	UPPER=$(upper "$first_vrid")
+}
+frr_derive || return 1
 
 in_ns() { local ns=$1; shift; ip netns exec "$P$ns" "$@"; }
 ipn() { local ns=$1; shift; ip -n "$P$ns" "$@"; }
@@ -82,8 +96,8 @@ teardown() {
 # The switch ports of router $1 (both slaves' for a bond).
 ports() { # router
 	case "$KIND" in
-	bond*) echo "sw-$1 sw-${1}b" ;;
-	*) echo "sw-$1" ;;
+	bond*) echo "sw-$1$SFX sw-$1${SFX}b" ;;
+	*) echo "sw-$1$SFX" ;;
 	esac
 }
 
@@ -94,73 +108,87 @@ cable() { # router up|down
 }
 
 # The `ip -batch` lines that make host $1's lower device $LOWER, of kind
-# $KIND, from its eth0 (and eth1).
+# $KIND, from its $NIC (and $NIC_B; the gateway's is $GWNIC).
 lower_lines() { # host
 	local h=$1 reorder=on
+	if [ "$h" = gw ]; then
+		echo "link set $GWNIC up"
+		if [ "$GWDEV" != "$GWNIC" ]; then
+			echo "link add link $GWNIC name $GWDEV type vlan id 100"
+			echo "link set $GWDEV up"
+		fi
+		return 0
+	fi
 	case "$KIND" in
-	veth) echo "link set eth0 up" ;;
+	veth) echo "link set $NIC up" ;;
 	vlan | vlan-noreorder)
-		[ "$KIND" = vlan-noreorder ] && [ "$h" != gw ] && reorder=off
-		echo "link set eth0 up"
-		echo "link add link eth0 name eth0.100 type vlan id 100 reorder_hdr $reorder"
-		echo "link set eth0.100 up"
+		[ "$KIND" = vlan-noreorder ] && reorder=off
+		echo "link set $NIC up"
+		echo "link add link $NIC name $NIC.100 type vlan id 100 reorder_hdr $reorder"
+		echo "link set $NIC.100 up"
 		;;
 	bond | bond-vlan)
-		if [ "$h" = gw ]; then
-			echo "link set eth0 up"
-			if [ "$KIND" = bond-vlan ]; then
-				echo "link add link eth0 name eth0.100 type vlan id 100"
-				echo "link set eth0.100 up"
-			fi
-			return 0
-		fi
-		echo "link add bond0 type bond mode active-backup miimon 100"
-		echo "link set eth0 master bond0"
-		echo "link set eth1 master bond0"
-		echo "link set bond0 up"
+		echo "link add $BOND type bond mode active-backup miimon 100"
+		echo "link set $NIC master $BOND"
+		echo "link set $NIC_B master $BOND"
+		echo "link set $BOND up"
 		if [ "$KIND" = bond-vlan ]; then
-			echo "link add link bond0 name bond0.100 type vlan id 100"
-			echo "link set bond0.100 up"
+			echo "link add link $BOND name $BOND.100 type vlan id 100"
+			echo "link set $BOND.100 up"
 		fi
 		;;
 	esac
 }
 
-# The topology, with upper devices of mode $1 made by `ip` $2. Each
-# namespace is configured by one `ip -batch`.
-topology() { # mode ip
-	local mode=$1 ipcmd=$2 h r vrid ns up p kv
+# The namespaces, with lo up, and 172.16.0.1 on the routers' lo (the NAT
+# test's inside address).
+topology_namespaces() {
+	local ns
 	mkdir -p "$run"
-	for ns in gw sw r1 r2; do ip netns add "$P$ns" || return 1; done
-	for h in gw r1 r2; do
-		echo "link add eth0 netns $P$h type veth peer name sw-$h netns ${P}sw"
-		case "$KIND" in
-		bond*) [ "$h" != gw ] && echo "link add eth1 netns $P$h type veth peer name sw-${h}b netns ${P}sw" ;;
-		esac
-	done | ip -batch - || return 1
+	for ns in gw sw r1 r2; do
+		ip netns add "$P$ns" || return 1
+		ipn "$ns" link set lo up || return 1
+	done
+	ipn r1 addr add 172.16.0.1/32 dev lo && ipn r2 addr add 172.16.0.1/32 dev lo
+}
+
+# Appends one segment's set-up to $run/batch.NS (`ip -batch` lines for
+# each namespace, and "root") and $run/sysctl.ROUTER: its wires, bridge
+# br$NET, lower devices, addresses and upper devices of mode $1.
+segment_lines() { # mode
+	local mode=$1 r vrid up p
 	{
-		echo "link set lo up"
-		echo "link add br0 type bridge"
-		echo "link set br0 up"
-		for p in sw-gw $(ports r1) $(ports r2); do echo "link set $p master br0 up"; done
-	} | ipn sw -batch - || return 1
+		echo "link add $GWNIC netns ${P}gw type veth peer name sw-gw$SFX netns ${P}sw"
+		for r in r1 r2; do
+			echo "link add $NIC netns $P$r type veth peer name sw-$r$SFX netns ${P}sw"
+			case "$KIND" in
+			bond*) echo "link add $NIC_B netns $P$r type veth peer name sw-$r${SFX}b netns ${P}sw" ;;
+			esac
+		done
+	} >> "$run/batch.root"
 	{
-		echo "link set lo up"
+		echo "link add br$NET type bridge"
+		echo "link set br$NET up"
+		for p in sw-gw$SFX $(ports r1) $(ports r2); do echo "link set $p master br$NET up"; done
+	} >> "$run/batch.sw"
+	{
 		lower_lines gw
 		if [ "$FAMILY" = 6 ]; then
-			echo "addr add fd00::1/64 dev $GWDEV nodad"
+			echo "addr add $GW_IP/64 dev $GWDEV nodad"
 		else
-			echo "addr add 10.0.0.1/24 dev $GWDEV"
+			echo "addr add $GW_IP/24 dev $GWDEV"
 		fi
-	} | ipn gw -batch - || return 1
+	} >> "$run/batch.gw"
 	for r in r1 r2; do
-		kv=("net/ipv4/conf/$LOWER/arp_ignore=1" "net/ipv4/conf/$LOWER/arp_filter=1"
-			net/ipv4/conf/all/rp_filter=0)
+		printf '%s\n' "net/ipv4/conf/$LOWER/arp_ignore=1" "net/ipv4/conf/$LOWER/arp_filter=1" \
+			net/ipv4/conf/all/rp_filter=0 >> "$run/sysctl.$r"
 		{
-			echo "link set lo up"
 			lower_lines "$r"
 			if [ "$FAMILY" = 4 ]; then
-				case "$r" in r1) echo "addr add 192.168.0.253/24 dev $LOWER" ;; *) echo "addr add 192.168.0.252/24 dev $LOWER" ;; esac
+				case "$r" in
+				r1) echo "addr add 192.168.$NET.253/24 dev $LOWER" ;;
+				*) echo "addr add 192.168.$NET.252/24 dev $LOWER" ;;
+				esac
 			fi
 			for vrid in $VRIDS; do
 				up=$(upper "$vrid")
@@ -178,39 +206,65 @@ topology() { # mode ip
 				fi
 				echo "link set $up up"
 			done
-			echo "addr add 172.16.0.1/32 dev lo"
-		} | "$ipcmd" -n "$P$r" -batch - || return 1
+		} >> "$run/batch.$r"
 		for vrid in $VRIDS; do
 			up=$(upper "$vrid")
-			kv+=("net/ipv4/conf/$up/arp_ignore=1" "net/ipv4/conf/$up/accept_local=1"
-				"net/ipv4/conf/$up/rp_filter=0")
+			printf '%s\n' "net/ipv4/conf/$up/arp_ignore=1" "net/ipv4/conf/$up/accept_local=1" \
+				"net/ipv4/conf/$up/rp_filter=0" >> "$run/sysctl.$r"
 		done
-		sysctl_set "$r" "${kv[@]}" || return 1
 	done
 }
 
-# zebra and vrrpd for router $1, as user frr. $2 is the priority, the same
+# Runs what segment_lines appended, one `ip -batch` per namespace (the
+# routers' with `ip` $1) and one sysctl per router, and forgets it.
+run_batches() { # ip
+	local r kv rc=0
+	mkdir -p "$run"
+	ip -batch "$run/batch.root" && ipn sw -batch "$run/batch.sw" && ipn gw -batch "$run/batch.gw" || rc=1
+	for r in r1 r2; do
+		[ "$rc" = 0 ] || break
+		mapfile -t kv < "$run/sysctl.$r"
+		"$1" -n "$P$r" -batch "$run/batch.$r" && sysctl_set "$r" "${kv[@]}" || rc=1
+	done
+	rm -f "$run"/batch.* "$run"/sysctl.*
+	return "$rc"
+}
+
+# One segment, set up at once.
+topology_segment() { # mode ip
+	segment_lines "$1" && run_batches "$2"
+}
+
+# The seed topology (one segment), with upper devices of mode $1 made by
+# `ip` $2.
+topology() { # mode ip
+	topology_namespaces && topology_segment "$@"
+}
+
+# The vrrpd configuration of $LOWER's groups. $1 is the priority, the same
 # for every group, or one per group in $VRIDS' order ("200 100").
-start_frr() { # router priorities
-	local r=$1 d=$run/$1 vrid i=0 prio
+vrrpd_lines() { # priorities
+	local vrid i=0 prio
 	local -a prios
-	read -r -a prios <<<"$2"
-	mkdir -p "$d"
-	{
-		echo "interface $LOWER"
-		for vrid in $VRIDS; do
-			prio=${prios[$i]:-${prios[0]}}
-			i=$((i + 1))
-			echo " vrrp $vrid version $((FAMILY == 6 ? 3 : 2))"
-			echo " vrrp $vrid priority $prio"
-			echo " vrrp $vrid advertisement-interval $((INTERVAL_S * 1000))"
-			if [ "$FAMILY" = 6 ]; then
-				echo " vrrp $vrid ipv6 $(vip "$vrid")"
-			else
-				echo " vrrp $vrid ip $(vip "$vrid")"
-			fi
-		done
-	} > "$d/vrrpd.conf"
+	read -r -a prios <<<"$1"
+	echo "interface $LOWER"
+	for vrid in $VRIDS; do
+		prio=${prios[$i]:-${prios[0]}}
+		i=$((i + 1))
+		echo " vrrp $vrid version $((FAMILY == 6 ? 3 : 2))"
+		echo " vrrp $vrid priority $prio"
+		echo " vrrp $vrid advertisement-interval $((INTERVAL_S * 1000))"
+		if [ "$FAMILY" = 6 ]; then
+			echo " vrrp $vrid ipv6 $(vip "$vrid")"
+		else
+			echo " vrrp $vrid ip $(vip "$vrid")"
+		fi
+	done
+}
+
+# zebra and vrrpd for router $1, as user frr, with $run/$1/vrrpd.conf.
+start_daemons() { # router
+	local r=$1 d=$run/$1 i
 	: > "$d/zebra.conf"
 	chown -R frr:frr "$d"
 	in_ns "$r" "$FRR/zebra" -d -u frr -g frr --vty_socket "$d" -z "$d/zserv.api" \
@@ -220,6 +274,17 @@ start_frr() { # router priorities
 		-i "$d/vrrpd.pid" -f "$d/vrrpd.conf" --log "file:$d/vrrpd.log" >> "$d/start.log" 2>&1
 }
 
+# zebra and vrrpd for router $1 running $LOWER's groups at priorities $2
+# (see vrrpd_lines).
+start_frr() { # router priorities
+	mkdir -p "$run/$1"
+	vrrpd_lines "$2" > "$run/$1/vrrpd.conf"
+	start_daemons "$1"
+}
+
+# The vty command that shows group $1 on $LOWER (one vrrpd may run groups
+# of the same VRID on several lower devices).
+vrrp_show() { echo "show vrrp interface $LOWER $1"; }
 # A row of `show vrrp VRID` of each router's vrrpd, read from its vty
 # socket as vtysh does, in one process (each vtysh start costs over a
 # second under TCG with the debug kernel). Prints the values in the
@@ -228,7 +293,7 @@ vrrp_field() { # vrid label router...
 	local vrid=$1 label=$2 r args=()
 	shift 2
 	for r in "$@"; do args+=(--socket "$run/$r/vrrpd.vty"); done
-	"$MVV_HARNESS" vty "${args[@]}" --command "show vrrp $vrid" --field "$label"
+	"$MVV_HARNESS" vty "${args[@]}" --command "$(vrrp_show "$vrid")" --field "$label"
 }
 # "Master", "Backup", "Initialize" or "?" for router $1, from its vrrpd.
 status() { vrrp_field "${2:-$first_vrid}" "Status (v$FAMILY)" "$1"; }
@@ -266,13 +331,13 @@ vrrp_watch() { # vrid watch-args...
 	local vrid=$1
 	shift
 	"$MVV_HARNESS" vty --socket "$run/r1/vrrpd.vty" --socket "$run/r2/vrrpd.vty" \
-		--command "show vrrp $vrid" --field "Status (v$FAMILY)" "$@"
+		--command "$(vrrp_show "$vrid")" --field "Status (v$FAMILY)" "$@"
 }
 # Samples every group's states every second for $1 seconds; fails on two
 # masters in any group.
 never_two_masters() { # seconds
 	local vrid out rc args=()
-	for vrid in $VRIDS; do args+=(--command "show vrrp $vrid"); done
+	for vrid in $VRIDS; do args+=(--command "$(vrrp_show "$vrid")"); done
 	out=$("$MVV_HARNESS" vty --socket "$run/r1/vrrpd.vty" --socket "$run/r2/vrrpd.vty" \
 		"${args[@]}" --field "Status (v$FAMILY)" --never "Master Master" \
 		--seconds "$1" --interval-ms 1000)
@@ -294,7 +359,7 @@ never_two_masters() { # seconds
 # rewrote it to the VIP on the way out of the upper. IPv4 only.
 nat_rules() { # router
 	in_ns "$1" nft -f - <<-EOF
-	table ip mvvnat {
+	table ip mvvnat$NET {
 		chain pre {
 			type nat hook prerouting priority dstnat;
 			iifname "$UPPER" tcp dport 2323 counter dnat to 172.16.0.1:2324
@@ -305,7 +370,12 @@ nat_rules() { # router
 		}
 	}
 	EOF
-	rm -f "$run/$1/listener.ready"
+	nat_listener "$1"
+}
+# The NAT test's listener on router $1, once per router.
+nat_listener() { # router
+	[ -e "$run/$1/listener.ready" ] && return 0
+	mkdir -p "$run/$1"
 	in_ns "$1" "$MVV_HARNESS" tcp-answer --listen 172.16.0.1:2324 --text "$1" \
 		--ready "$run/$1/listener.ready" >/dev/null 2>&1 &
 	echo $! > "$run/$1/listener.pid"
@@ -342,7 +412,7 @@ failover_ms() { # give-up-ms [vrid]
 	local t0 now
 	cable r1 down
 	t0=${EPOCHREALTIME/./}
-	"$MVV_HARNESS" vty --socket "$run/r2/vrrpd.vty" --command "show vrrp ${2:-$first_vrid}" \
+	"$MVV_HARNESS" vty --socket "$run/r2/vrrpd.vty" --command "$(vrrp_show "${2:-$first_vrid}")" \
 		--field "Status (v$FAMILY)" --until Master --seconds "$(($1 / 1000))" --interval-ms 100 >/dev/null
 	local rc=$?
 	now=$(((${EPOCHREALTIME/./} - t0) / 1000))

@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # VRRP mode on the lower devices routers use, with Debian's FRR vrrpd on
-# two routers (the topology of tests/vm/frr-lib.sh):
+# two routers. One pair of routers (one zebra and one vrrpd each) carries
+# seven segments, each on its own wires, switch bridge and gateway NIC, so
+# that a cable pull or a slave failure in one leaves the others alone:
 #
-#   vlan            eth0.100 on the veth, reorder_hdr on
-#   vlan_noreorder  the same with reorder_hdr off: the VLAN core puts the
+#   vlan            s1a.100 on a veth, reorder_hdr on
+#   vlan_noreorder  s2a.100 with reorder_hdr off: the VLAN core puts the
 #                   tag back in the frame, the classifier reads past it
-#   bond            an active-backup bond of two veths per router, each to
-#                   its own switch port; the active slave of the backup,
-#                   then of the master, fails in steady state
-#   bond_vlan       bond0.100, the usual production stack
+#   bond            bond3, active-backup over two veths, each to its own
+#                   switch port; the active slave of the backup, then of the
+#                   master, fails in steady state
+#   bond_vlan       bond4.100, the usual production stack
 #   v6_veth, v6_vlan  VRRPv3 with an IPv6 VIP on a 00:00:5e:00:02:0a upper
 #   two_groups      VRIDs 10 and 20 on one veth, masters on different
 #                   routers; a router's own two uppers never deliver to each
@@ -16,8 +18,12 @@
 #                   a tagged advert for a VLAN with no device (tag in the
 #                   skb's metadata) is handled as in private mode
 #
-# The topologies run at the same time (MVV_LOWERS_JOBS at once, default 4),
-# each in its own namespaces; their checks are printed in the order above.
+# Segment N uses 10.0.N.0/24 or fd00:N::/64, router NICs sNa (and sNb),
+# uppers sNvVRID, gateway NIC gN, switch ports sw-rM-N. The segments' checks
+# run at the same time and are printed in the order above. One process
+# start costs about half a second of CPU under TCG with the debug kernel,
+# so the daemons are started once, not once per lower device.
+#
 # Runs with macvlan_vrrp loaded and leaves it loaded. Prints TAP and the
 # closing count line.
 set -uo pipefail
@@ -26,26 +32,26 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 IP=${MVV_IP:-}
 FRR=/usr/lib/frr
-jobs=${MVV_LOWERS_JOBS:-4}
 out=$(mktemp -d /tmp/mvv-lowers.XXXXXX)
 
 n=0 pass=0 fail=0
 ok() { n=$((n + 1)); pass=$((pass + 1)); echo "ok $n $1"; }
 not_ok() { n=$((n + 1)); fail=$((fail + 1)); echo "not ok $n $1${2:+ # $2}"; }
 
-# label  KIND  FAMILY  VRIDS  extra-checks, in the order they are reported.
+# label  KIND  FAMILY  VRIDS  r1's and r2's priorities  extra checks, in
+# the order they are reported.
 matrix=(
-	"vlan vlan 4 10 -"
-	"vlan_noreorder vlan-noreorder 4 10 -"
-	"bond bond 4 10 bond_slaves"
-	"bond_vlan bond-vlan 4 10 -"
-	"v6_veth veth 6 10 -"
-	"v6_vlan vlan 6 10 -"
-	"two_groups veth 4 10_20 two_groups"
+	"vlan vlan 4 10 200 100 -"
+	"vlan_noreorder vlan-noreorder 4 10 200 100 -"
+	"bond bond 4 10 200 100 bond_slaves"
+	"bond_vlan bond-vlan 4 10 200 100 -"
+	"v6_veth veth 6 10 200 100 -"
+	"v6_vlan vlan 6 10 200 100 -"
+	"two_groups veth 4 10_20 200_100 100_200 two_groups"
 )
 
-# MVV_LOWERS_ONLY="label..." runs only those rows (while developing, or to
-# show a fix failing on an old module); suite.sh's count then fails.
+# MVV_LOWERS_ONLY="label..." runs only those segments (while developing,
+# or to show a fix failing on an old module); suite.sh's count then fails.
 if [ -n "${MVV_LOWERS_ONLY:-}" ]; then
 	kept=()
 	for row in "${matrix[@]}"; do
@@ -63,7 +69,7 @@ if [ -z "$IP" ] || [ ! -x "$IP" ] || [ ! -x "$FRR/vrrpd" ] || ! command -v vtysh
 fi
 ok lowers_tools
 
-# ---- inside one topology's subshell ----------------------------------
+# ---- inside one segment's subshell -----------------------------------
 # Checks are written as "CHECK<tab>rc<tab>name<tab>detail" lines and notes
 # as "# text"; the parent numbers them.
 check() { printf 'CHECK\t%s\t%s\t%s\n' "$2" "$1" "${3:-}"; }
@@ -100,16 +106,19 @@ advert_hex() { # [vid]
 # r1 is master: no role change for 6 s, no second master, and r2's vrrpd
 # still hears r1.
 slave_fails() { # router
-	local r=$1 active port s rx0 rx1 bad=
-	active=$(in_ns "$r" cat /sys/class/net/bond0/bonding/active_slave)
-	case "$active" in eth0) port=sw-$r ;; eth1) port=sw-${r}b ;; *) echo "$r has no active slave ('$active')"; return 1 ;; esac
+	local r=$1 active port s rx0 rx1 bad= now
+	active=$(in_ns "$r" cat "/sys/class/net/$BOND/bonding/active_slave")
+	case "$active" in
+	"$NIC") port=sw-$r$SFX ;;
+	"$NIC_B") port=sw-$r${SFX}b ;;
+	*) echo "$r has no active slave ('$active')"; return 1 ;;
+	esac
 	rx0=$(adverts_rx r2)
 	ipn sw link set "$port" down
-	s=$(vrrp_watch 10 --while "Master Backup" --seconds 6 --interval-ms 500) ||
+	s=$(vrrp_watch "$first_vrid" --while "Master Backup" --seconds 6 --interval-ms 500) ||
 		bad="role change: $(as_both "$s") after ${s##*, }"
 	rx1=$(adverts_rx r2)
-	local now
-	now=$(in_ns "$r" cat /sys/class/net/bond0/bonding/active_slave)
+	now=$(in_ns "$r" cat "/sys/class/net/$BOND/bonding/active_slave")
 	ipn sw link set "$port" up
 	[ -n "$bad" ] && { echo "$r lost $active: $bad"; return 1; }
 	[ "$now" != "$active" ] || { echo "$r's bond did not leave $active"; return 1; }
@@ -146,15 +155,16 @@ probe_count() { # ns name
 	in_ns "$1" nft list table netdev "mvvprobe_$2" | sed -n 's/.*counter packets \([0-9]*\).*/\1/p'
 }
 
-# 50 frames from r1's eth0v10 to the MAC of r1's eth0v20, in mode $1:
+# 50 frames from r1's upper of VRID 10 to the MAC of its upper of VRID 20,
+# in mode $1:
 # where they land. Prints "local L wire W".
 own_uppers() { # mode
 	local l0 w0 l1 w1 frame
-	"$IP" -n "${P}r1" link set eth0v10 type macvlan mode "$1" || return 1
-	"$IP" -n "${P}r1" link set eth0v20 type macvlan mode "$1" || return 1
+	printf 'link set %s type macvlan mode %s\n' "$(upper 10)" "$1" "$(upper 20)" "$1" |
+		"$IP" -n "${P}r1" -batch - || return 1
 	frame="$(vmac 20 | tr -d :)$(vmac 10 | tr -d :)88b5$(printf '%0100d' 0)"
 	l0=$(probe_count r1 local) w0=$(probe_count sw wire)
-	send_frames r1 eth0v10 "$frame" 50
+	send_frames r1 "$(upper 10)" "$frame" 50
 	mvv_nap 0.5
 	l1=$(probe_count r1 local) w1=$(probe_count sw wire)
 	echo "local $((l1 - l0)) wire $((w1 - w0))"
@@ -167,14 +177,16 @@ own_uppers() { # mode
 # The same adverts untagged are the control: they are steered.
 tag_in_metadata() {
 	local st0 st1 st2 rx1 rx2 plain tagged
-	plain=$(advert_hex) tagged=$(advert_hex 200)
+	plain=$(advert_hex)
+	# The same with an 802.1Q tag of VID 200 after the MAC addresses.
+	tagged=${plain:0:24}810000c8${plain:24}
 	st0=$(steered r2)
-	send_frames gw eth0 "$plain" 20
+	send_frames gw "$GWNIC" "$plain" 20
 	mvv_nap 0.5
-	st1=$(steered r2) rx1=$(dev_stat r2 eth0v10 rx_packets)
-	send_frames gw eth0 "$tagged" 20
+	st1=$(steered r2) rx1=$(dev_stat r2 "$UPPER" rx_packets)
+	send_frames gw "$GWNIC" "$tagged" 20
 	mvv_nap 0.5
-	st2=$(steered r2) rx2=$(dev_stat r2 eth0v10 rx_packets)
+	st2=$(steered r2) rx2=$(dev_stat r2 "$UPPER" rx_packets)
 	local msg="untagged: steered +$((st1 - st0)); tagged VID 200: steered +$((st2 - st1)), upper rx +$((rx2 - rx1))"
 	[ $((st1 - st0)) -ge 20 ] && [ "$st2" = "$st1" ] && [ $((rx2 - rx1)) -ge 20 ] || { echo "$msg"; return 1; }
 	echo "$msg"
@@ -182,10 +194,6 @@ tag_in_metadata() {
 
 two_groups() {
 	local s o rc
-	o=$(tag_in_metadata)
-	check tag_in_metadata_not_steered $? "$o"
-	note "$o"
-	start_frr r1 "200 100" && start_frr r2 "100 200" || { check frr_setup 1 "daemons failed to start"; return; }
 	s=$(wait_for 20 "r1 Master, r2 Backup" 10)
 	rc=$?
 	o=$(wait_for 20 "r1 Backup, r2 Master" 20)
@@ -195,59 +203,92 @@ two_groups() {
 	o=$(never_two_masters 8)
 	check frr_no_split_brain $? "$o"
 	note "$o"
-	probe_add r1 eth0v20 local && probe_add sw sw-r1 wire
+	probe_add r1 "$(upper 20)" local && probe_add sw "sw-r1$SFX" wire
 	o=$(own_uppers vrrp)
 	[ "$o" = "local 0 wire 50" ]
 	check own_uppers_not_local $? "VRRP mode: $o (want local 0 wire 50)"
-	note "r1 eth0v10 -> eth0v20's MAC, 50 frames, VRRP mode: $o"
+	note "r1 $(upper 10) -> $(upper 20)'s MAC, 50 frames, VRRP mode: $o"
 	o=$(own_uppers bridge)
 	[ "$o" = "local 50 wire 0" ]
 	check bridge_mode_contrast $? "bridge mode: $o (want local 50 wire 0)"
 	note "the same in bridge mode: $o"
-	"$IP" -n "${P}r1" link set eth0v10 type macvlan mode vrrp
-	"$IP" -n "${P}r1" link set eth0v20 type macvlan mode vrrp
+	own_uppers vrrp >/dev/null
 }
 
-# One topology, in its own namespaces (prefix $P).
-run_topology() { # label kind family vrids extra
-	P=$1- KIND=$2 FAMILY=$3 VRIDS=${4//_/ }
-	. "$here/frr-lib.sh"
-	teardown
-	if ! topology vrrp "$IP"; then
-		check frr_setup 1 "topology failed"
-		teardown
-		return
-	fi
-	if [ "$5" = two_groups ]; then
-		check frr_setup 0
-		two_groups
-	elif ! start_frr r1 200 || ! start_frr r2 100; then
-		check frr_setup 1 "daemons failed to start"
-	else
-		check frr_setup 0
-		failover_suite
-		[ "$5" = - ] || "$5"
-	fi
-	teardown
+# The settings of segment $1 (its row's index from 1) for frr-lib.
+segment() { # number label kind family vrids
+	NET=$1 KIND=$3 FAMILY=$4 VRIDS=${5//_/ }
+	NIC=s$1a NIC_B=s$1b BOND=bond$1 GWNIC=g$1 UPPER_PREFIX=s$1 SFX=-$1
+	frr_derive
 }
 
 # ---- the parent ------------------------------------------------------
+P=lw-
+. "$here/frr-lib.sh"
 t0=$SECONDS
-running=0
+teardown
+setup() {
+	local k=0 row label kind family vrids p1 p2 extra
+	topology_namespaces || return 1
+	mkdir -p "$run/r1" "$run/r2"
+	: > "$run/r1/vrrpd.conf"
+	: > "$run/r2/vrrpd.conf"
+	for row in "${matrix[@]}"; do
+		read -r label kind family vrids p1 p2 extra <<<"$row"
+		k=$((k + 1))
+		segment "$k" "$label" "$kind" "$family" "$vrids"
+		segment_lines vrrp || return 1
+		vrrpd_lines "${p1//_/ }" >> "$run/r1/vrrpd.conf"
+		vrrpd_lines "${p2//_/ }" >> "$run/r2/vrrpd.conf"
+	done
+	run_batches "$IP" || { echo "the segments' set-up failed"; return 1; }
+	# Before the daemons send adverts, which would be steered too.
+	k=0
+	for row in "${matrix[@]}"; do
+		read -r label kind family vrids p1 p2 extra <<<"$row"
+		k=$((k + 1))
+		[ "$extra" = two_groups ] || continue
+		segment "$k" "$label" "$kind" "$family" "$vrids"
+		local o
+		o=$(tag_in_metadata)
+		check tag_in_metadata_not_steered $? "$o" > "$out/$label.pre"
+		note "$o" >> "$out/$label.pre"
+	done
+	nat_listener r1 && nat_listener r2 || { echo "NAT listeners did not start"; return 1; }
+	start_daemons r1 && start_daemons r2 || { echo "daemons failed to start"; return 1; }
+}
+# Into a file, not through a pipe: the listeners and daemons it starts
+# would hold a command substitution's pipe open.
+if setup > "$out/setup.log" 2>&1; then
+	ok lowers_setup
+	echo "# set-up of ${#matrix[@]} segments: $((SECONDS - t0)) s"
+else
+	not_ok lowers_setup "$(tail -n 3 "$out/setup.log" | tr '\n' ' ')"
+	teardown
+	echo "1..$n"
+	echo "$pass passed, $fail failed"
+	exit 1
+fi
+
+k=0 pids=()
 for row in "${matrix[@]}"; do
-	read -r label kind family vrids extra <<<"$row"
+	read -r label kind family vrids p1 p2 extra <<<"$row"
+	k=$((k + 1))
 	(
 		start=$SECONDS
-		run_topology "$label" "$kind" "$family" "$vrids" "$extra"
+		segment "$k" "$label" "$kind" "$family" "$vrids"
+		[ -f "$out/$label.pre" ] && cat "$out/$label.pre"
+		case "$extra" in
+		two_groups) two_groups ;;
+		*) failover_suite; [ "$extra" = - ] || "$extra" ;;
+		esac
 		echo "# $label: $((SECONDS - start)) s"
 	) > "$out/$label" 2>&1 &
-	running=$((running + 1))
-	if [ "$running" -ge "$jobs" ]; then
-		wait -n
-		running=$((running - 1))
-	fi
+	pids+=($!)
 done
-wait
+# Only the segments: the NAT listeners are this shell's jobs too.
+wait "${pids[@]}"
+teardown
 
 for row in "${matrix[@]}"; do
 	read -r label _ <<<"$row"
@@ -262,7 +303,7 @@ for row in "${matrix[@]}"; do
 		esac
 	done < "$out/$label"
 done
-echo "# matrix: $((SECONDS - t0)) s, $jobs topologies at once"
+echo "# matrix: $((SECONDS - t0)) s, ${#matrix[@]} segments on one pair of routers"
 rm -rf "$out"
 echo "1..$n"
 echo "$pass passed, $fail failed"
