@@ -84,3 +84,29 @@ mvv_kernel_key() { # [flavour]
 mvv_kdir() { # [flavour]
 	echo "$MVV_CACHE/kernel/$(mvv_kernel_key "${1:-}")/linux"
 }
+
+# Cargo's release target directory, kept in the cache between clones: a
+# fresh clone starts from the last run's artifacts and cargo's fingerprints
+# decide what to rebuild (the crates.io dependencies, the bulk of the
+# build, are reused from any clone path; the workspace's own crates are
+# rebuilt when their sources or the clone's path differ). A copy, not a
+# link, so that two clones never write each other's binaries.
+mvv_cargo_seed() {
+	local saved="$MVV_CACHE/cargo-target/release"
+	[ -d "$MVV_TOP/target/release" ] || [ ! -d "$saved" ] && return 0
+	mkdir -p "$MVV_TOP/target"
+	cp -a "$saved" "$MVV_TOP/target/release" || rm -rf "$MVV_TOP/target/release"
+}
+# Saves target/release. The saved copy drops the workspace crates'
+# artifacts older than a week (other clones', older sources'), so that it
+# does not grow with every clone.
+mvv_cargo_save() {
+	local saved="$MVV_CACHE/cargo-target/release"
+	[ -d "$MVV_TOP/target/release" ] || return 0
+	mkdir -p "$saved"
+	rsync -a --delete "$MVV_TOP/target/release/" "$saved/"
+	find "$saved/deps" "$saved/.fingerprint" "$saved/build" -mindepth 1 -maxdepth 1 -mtime +7 \
+		-regextype egrep -regex '.*/(lib)?(mvv[-_](harness|bench|netlink)|vrrp[-_]classify|vrrpctl)-[0-9a-f]{16}.*' \
+		-exec rm -rf {} + 2>/dev/null
+	return 0
+}

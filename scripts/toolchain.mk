@@ -1,8 +1,10 @@
-# The pinned kernel toolchain, shared by the Makefile. See DEVELOPERS.md.
-MVV_RUSTC ?= /usr/bin/rustc
-MVV_RUSTDOC ?= /usr/bin/rustdoc
-MVV_CLIPPY_DRIVER ?= /usr/bin/clippy-driver
-MVV_BINDGEN ?= $(or $(shell command -v bindgen 2>/dev/null),$(HOME)/.cargo/bin/bindgen)
+# The kernel toolchain, shared by the Makefile. See DEVELOPERS.md.
+# rustc and bindgen are chosen for KDIR by scripts/kernel-tools (the rustc
+# whose version text the kernel recorded, a bindgen at least the kernel's
+# minimum), so that DKMS and make install need only KDIR; MVV_RUSTC and
+# MVV_BINDGEN override the choice. Call with the KDIR:
+# $(call mvv_rust_tools,$(KDIR)).
+mvv_rust_tools = $(shell $(TOP)/scripts/kernel-tools $(1))
 
 # A module must be built with the compiler its kernel was built with. Read it
 # from KDIR's config, so that KDIR=<any tree> needs no other variable: a clang
@@ -18,4 +20,5 @@ $(if $(filter y,$(call mvv_kconfig,$(1),CONFIG_CC_IS_CLANG)),$(strip
 endef
 mvv_libclang_path = $(if $(filter y,$(call mvv_kconfig,$(1),CONFIG_CC_IS_CLANG)),$(wildcard /usr/lib/llvm-$(call mvv_clang_major,$(1))/lib))
 
-KERNEL_TOOLCHAIN = RUSTC=$(MVV_RUSTC) RUSTDOC=$(MVV_RUSTDOC) BINDGEN=$(MVV_BINDGEN) $(call mvv_compiler_vars,$(KDIR))
+# clippy-driver comes with the rustc it wraps.
+mvv_clippy_driver = $(dir $(patsubst RUSTC=%,%,$(filter RUSTC=%,$(1))))clippy-driver

@@ -1,18 +1,19 @@
 #!/usr/bin/env bash
-# FRR vrrpd (Debian's, unmodified) on two routers whose upper devices are
-# VRRP-mode macvlans made with the patched ip, in the seed topology:
+# The contrast that proves the mode matters: Debian's FRR vrrpd
+# (unmodified) on two routers whose upper devices are private-mode
+# macvlans, in the seed topology of tests/vm/frr-lib.sh:
 #
 #   gw 10.0.0.1 --- sw (bridge) --- r1 eth0 192.168.0.253/24, eth0v10 (priority 200)
 #                               \-- r2 eth0 192.168.0.252/24, eth0v10 (priority 100)
 #
 # VRID 10, VMAC 00:00:5e:00:01:0a, VIP 10.0.0.2/24, VRRPv2, 1 s interval.
-# All state is read from the daemons (vtysh show vrrp json). Then the
-# contrast that proves the mode matters: private-mode uppers split the
-# brain, with our driver and with the C driver.
+# The backup's upper device swallows the master's advertisements, so both
+# routers are master: with our driver and with the C driver. The same
+# daemons on VRRP-mode uppers (election, failover, NAT, preemption) run in
+# tests/vm/lowers.sh, over a veth as here and over the other lower devices.
 #
 # Runs with macvlan_vrrp loaded and leaves it loaded. Prints TAP and the
-# closing count line. The other lower devices, IPv6 and two groups are
-# tests/vm/lowers.sh.
+# closing count line.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/frr-lib.sh"
@@ -38,18 +39,6 @@ if [ -z "$IP" ] || [ ! -x "$IP" ] || [ ! -x "$FRR/vrrpd" ] || ! command -v vtysh
 fi
 echo "# $($FRR/vrrpd -v | head -n1), patched ip $IP"
 ok frr_tools
-
-# ---- VRRP mode, our driver ---------------------------------------------
-rm -rf "$run"
-if ! topology vrrp "$IP" || ! start_frr r1 200 || ! start_frr r2 100; then
-	not_ok frr_setup "topology or daemons failed to start"
-	finish
-fi
-ok frr_setup
-failover_suite
-# What r2's vrrpd said about the takeover (why it became master).
-grep -iE 'priority 0|-> Master|master down' "$run/r2/vrrpd.log" | tail -n 3 | sed 's/^/# r2 vrrpd: /'
-teardown
 
 # ---- the contrast, private mode splits the brain ----------------------
 # With private-mode uppers the backup's upper device swallows the master's

@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # VRRP mode on the lower devices routers use, with Debian's FRR vrrpd on
 # two routers. One pair of routers (one zebra and one vrrpd each) carries
-# seven segments, each on its own wires, switch bridge and gateway NIC, so
+# eight segments, each on its own wires, switch bridge and gateway NIC, so
 # that a cable pull or a slave failure in one leaves the others alone:
 #
-#   vlan            s1a.100 on a veth, reorder_hdr on
-#   vlan_noreorder  s2a.100 with reorder_hdr off: the VLAN core puts the
+#   veth            s1a, a veth (the contrast with private mode, on the
+#                   same topology, is tests/vm/frr.sh)
+#   vlan            s2a.100 on a veth, reorder_hdr on
+#   vlan_noreorder  s3a.100 with reorder_hdr off: the VLAN core puts the
 #                   tag back in the frame, the classifier reads past it
-#   bond            bond3, active-backup over two veths, each to its own
+#   bond            bond4, active-backup over two veths, each to its own
 #                   switch port; the active slave of the backup, then of the
 #                   master, fails in steady state
-#   bond_vlan       bond4.100, the usual production stack
+#   bond_vlan       bond5.100, the usual production stack
 #   v6_veth, v6_vlan  VRRPv3 with an IPv6 VIP on a 00:00:5e:00:02:0a upper
 #   two_groups      VRIDs 10 and 20 on one veth, masters on different
 #                   routers; a router's own two uppers never deliver to each
@@ -41,6 +43,7 @@ not_ok() { n=$((n + 1)); fail=$((fail + 1)); echo "not ok $n $1${2:+ # $2}"; }
 # label  KIND  FAMILY  VRIDS  r1's and r2's priorities  extra checks, in
 # the order they are reported.
 matrix=(
+	"veth veth 4 10 200 100 -"
 	"vlan vlan 4 10 200 100 -"
 	"vlan_noreorder vlan-noreorder 4 10 200 100 -"
 	"bond bond 4 10 200 100 bond_slaves"

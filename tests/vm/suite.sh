@@ -15,8 +15,9 @@ here=$(dirname "$0")
 . "$here/lib.sh"
 
 # Harness subcommands (mvv-harness <suite>) and shell suites
-# (tests/vm/<suite>.sh), in order.
-all_suites=(foundation vrrp parity iproute2 frr lowers)
+# (tests/vm/<suite>.sh), in order. packaging is last: it turns on module
+# signature enforcement, which cannot be turned off.
+all_suites=(foundation vrrp parity iproute2 frr lowers hostile packaging)
 suites=(${MVV_SUITES:-${all_suites[@]}})
 
 declare -A planned=()
@@ -27,8 +28,8 @@ done < "$here/plan"
 
 # Sizes: CI (default) and full.
 case "${MVV_SIZE:-ci}" in
-full) parity_uppers=4096 ;;
-*) parity_uppers=256 ;;
+full) parity_uppers=4096 hostile_frames=1000000 ;;
+*) parity_uppers=256 hostile_frames=25000 ;;
 esac
 
 # The checks of this script, besides each suite's own: kmsg_reader,
@@ -95,13 +96,14 @@ kmemleak_check() {
 # to ours. Its count must be the planned one, and none may skip.
 run_suite() { # name command...
 	local name=$1; shift
-	local out rc line p f s total
+	local out rc line p f s total t0=$(date +%s)
 	out=$(mktemp)
 	# Streamed as it runs, so a stuck check shows where it is.
 	"$@" 2>&1 < /dev/null | tee "$out" | sed -u 's/^/    /'
 	rc=${PIPESTATUS[0]}
 	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$out" | tail -n1)
 	rm -f "$out"
+	echo "# suite $name took $(( $(date +%s) - t0 )) s"
 	if [ -z "$line" ]; then
 		not_ok "$name" "harness printed no count line (status $rc)"
 		return
@@ -133,6 +135,8 @@ for suite in "${suites[@]}"; do
 		run_suite "$suite" bash "$here/$suite.sh"
 	elif ! "$MVV_HARNESS" "$suite" --help >/dev/null 2>&1; then
 		not_ok "$suite" "mvv-harness has no suite '$suite'"
+	elif [ "$suite" = hostile ]; then
+		run_suite "$suite" "$MVV_HARNESS" hostile --frames "$hostile_frames"
 	elif [ "$suite" = parity ]; then
 		run_suite "$suite" "$MVV_HARNESS" parity --module "$MVV_KO" --uppers "$parity_uppers"
 	else

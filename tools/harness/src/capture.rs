@@ -173,6 +173,18 @@ impl<F: Fn(&[u8]) -> bool> PacketCounter<F> {
         self.fd.as_raw_fd()
     }
 
+    /// `SO_RCVBUFFORCE`: room for `bytes` of queued frames, past
+    /// `rmem_max` (needs CAP_NET_ADMIN), so that a burst is counted whole.
+    pub fn grow_rcvbuf(&self, bytes: i32) -> Result<()> {
+        setsockopt(
+            &self.fd,
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUFFORCE,
+            &bytes,
+            "SO_RCVBUFFORCE",
+        )
+    }
+
     /// Reads every queued frame.
     pub fn pump(&mut self) {
         let mut buf = [0u8; 2048];
@@ -383,6 +395,51 @@ impl PacketSender {
         } else {
             Ok(n as usize)
         }
+    }
+
+    /// Sets `PACKET_VNET_HDR`: every frame is sent behind a
+    /// `virtio_net_hdr` ([`PacketSender::send_vnet`]), whose `hdr_len` is
+    /// how much of it goes into the skb's linear area.
+    pub fn enable_vnet_hdr(&self) -> Result<()> {
+        let one: libc::c_int = 1;
+        setsockopt(
+            &self.fd,
+            libc::SOL_PACKET,
+            libc::PACKET_VNET_HDR,
+            &one,
+            "PACKET_VNET_HDR",
+        )
+        .with_context(|| format!("on {}", self.ifname))
+    }
+
+    /// Sends `frame` through a socket with [`PacketSender::enable_vnet_hdr`]:
+    /// no offloads, and only the Ethernet header linear. `packet_snd` puts
+    /// the rest in page fragments when the frame is at least a page long;
+    /// shorter frames stay linear.
+    pub fn send_vnet(&self, frame: &[u8]) -> Result<()> {
+        if frame.len() < 14 {
+            bail!("frame of {} bytes is too short", frame.len());
+        }
+        // struct virtio_net_hdr: flags, gso_type (NONE), hdr_len,
+        // gso_size, csum_start, csum_offset; little-endian (vnet_hdr_le
+        // is off, and x86 is little-endian).
+        let mut buf = Vec::with_capacity(10 + frame.len());
+        buf.extend_from_slice(&[0, 0]);
+        buf.extend_from_slice(&14u16.to_le_bytes());
+        buf.extend_from_slice(&[0; 6]);
+        buf.extend_from_slice(frame);
+        let protocol = u16::from_be_bytes([frame[12], frame[13]]);
+        for attempt in 0..50 {
+            match self.send_once(&buf, protocol) {
+                Ok(n) if n == frame.len() || n == buf.len() => return Ok(()),
+                Ok(n) => bail!("short send on {}: {n} of {} bytes", self.ifname, buf.len()),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock && attempt < 49 => {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                Err(e) => return Err(e).with_context(|| format!("sendto on {}", self.ifname)),
+            }
+        }
+        bail!("sendto on {}: still EAGAIN", self.ifname)
     }
 
     /// Send `frames`, a little apart so that no queue overflows.

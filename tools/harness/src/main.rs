@@ -51,6 +51,18 @@ enum Cmd {
         #[arg(long, value_name = "N", default_value_t = 4096)]
         uppers: usize,
     },
+    /// Hostile suite: mutated IPv4 and IPv6 adverts (headers, lengths,
+    /// options, fragments, truncation, VLAN tags, extension headers; half
+    /// of them nonlinear) from a VRRP-mode upper's MAC; each lands where the
+    /// userspace classifier and the receive-path model predict
+    Hostile {
+        /// Frames to send (make check: 100000; make check-full: 1000000)
+        #[arg(long, value_name = "N", default_value_t = 100_000)]
+        frames: u64,
+        /// The stream's seed (decimal or 0x hex); the default is fixed
+        #[arg(long, value_name = "SEED", value_parser = parse_seed)]
+        seed: Option<u64>,
+    },
     /// Print one failing TAP test and exit 1 (checks failure propagation)
     SelftestFail,
     /// Run a command on FRR daemons' vty sockets (as vtysh does) and print
@@ -236,6 +248,13 @@ fn main() -> ExitCode {
             });
             tap.finish()
         }
+        Cmd::Hostile { frames, seed } => {
+            let mut tap = Tap::new(out.lock(), Some(suites::hostile::TESTS.len()));
+            run_async(&mut tap, |tap| {
+                Box::pin(async move { suites::hostile::run(tap, frames, seed).await })
+            });
+            tap.finish()
+        }
         Cmd::Parity { module, uppers } => {
             // The number of checks depends on the differences found: the
             // plan is printed at the end.
@@ -277,6 +296,14 @@ fn run_async<W: Write>(
             .unwrap_or_else(|| "unknown panic".into());
         tap.setup_error(&format!("harness panicked: {msg}"));
     }
+}
+
+fn parse_seed(s: &str) -> Result<u64, String> {
+    match s.strip_prefix("0x") {
+        Some(hex) => u64::from_str_radix(hex, 16),
+        None => s.parse(),
+    }
+    .map_err(|e| format!("{s:?}: {e}"))
 }
 
 fn send_hex(dev: &str, hex: &str, count: u32) -> anyhow::Result<()> {

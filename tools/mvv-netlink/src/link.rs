@@ -186,6 +186,13 @@ pub fn updown_msg(index: u32, up: bool) -> LinkMessage {
     m
 }
 
+/// IFLA_MTU.
+pub fn mtu_msg(index: u32, mtu: u32) -> LinkMessage {
+    let mut m = index_msg(index);
+    m.attributes.push(LinkAttribute::Mtu(mtu));
+    m
+}
+
 /// IFLA_MASTER = master (0 releases).
 pub fn master_msg(index: u32, master: u32) -> LinkMessage {
     let mut m = index_msg(index);

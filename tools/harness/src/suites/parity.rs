@@ -43,7 +43,7 @@ use crate::frames::{self, ETH_P_IP};
 use crate::kmod::{self, C_DRIVER, OURS};
 use crate::link::{
     bridge_msg, bridge_nosnoop_msg, ifla_macvlan as ml, macvlan_change_msg, macvlan_mode,
-    macvlan_msg, netns_msg, veth_msg, with_address, Link, RawNla,
+    macvlan_msg, mtu_msg, netns_msg, veth_msg, with_address, Link, RawNla,
 };
 use crate::netns::Netns;
 use crate::nl::{errno_name, Nl, NlError, NlTask};
@@ -820,13 +820,6 @@ fn addr_msg(index: u32, mac: &[u8]) -> LinkMessage {
     let mut m = LinkMessage::default();
     m.header.index = index;
     m.attributes.push(LinkAttribute::Address(mac.to_vec()));
-    m
-}
-
-fn mtu_msg(index: u32, mtu: u32) -> LinkMessage {
-    let mut m = LinkMessage::default();
-    m.header.index = index;
-    m.attributes.push(LinkAttribute::Mtu(mtu));
     m
 }
 
