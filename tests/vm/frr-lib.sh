@@ -389,7 +389,10 @@ nat_listener() { # router
 }
 nat_works() { # router
 	local who
-	who=$(in_ns gw timeout 5 bash -c "exec 3<>/dev/tcp/$VIP/2323 && read -r line <&3 && echo \"\$line\"" 2>&1)
+	# 10 s: with nine segments at once under TCG, a bash start, the
+	# connection (a lost SYN costs a 1 s retransmission, then 3 s) and the
+	# listener's answer have taken more than 5 s.
+	who=$(in_ns gw timeout 10 bash -c "exec 3<>/dev/tcp/$VIP/2323 && read -r line <&3 && echo \"\$line\"" 2>&1)
 	[ "$who" = "$1" ] || { echo "DNAT: the gateway's connection to $VIP:2323 answered '$who', expected $1"; return 1; }
 	in_ns "$1" ping -c 2 -i 0.3 -W 2 -I 172.16.0.1 "$GW_IP" >/dev/null ||
 		{ echo "SNAT: ping from 172.16.0.1 through $UPPER failed"; return 1; }
