@@ -332,13 +332,20 @@ impl PacketSender {
 
     /// Send one frame (destination MAC and ethertype are read from it).
     pub fn send(&self, frame: &[u8]) -> Result<()> {
+        self.send_buf(frame, frame)
+    }
+
+    /// Sends `buf`, which carries `frame` (after a vnet header, or as it
+    /// is), retrying on EAGAIN.
+    fn send_buf(&self, buf: &[u8], frame: &[u8]) -> Result<()> {
         if frame.len() < 14 {
             bail!("frame of {} bytes is too short", frame.len());
         }
         let protocol = u16::from_be_bytes([frame[12], frame[13]]);
         for attempt in 0..50 {
-            match self.send_once(frame, protocol) {
-                Ok(n) if n == frame.len() => return Ok(()),
+            match self.send_once(buf, protocol) {
+                // packet_snd counts the frame without the vnet header.
+                Ok(n) if n == frame.len() || n == buf.len() => return Ok(()),
                 Ok(n) => bail!(
                     "short send on {}: {n} of {} bytes",
                     self.ifname,
@@ -417,9 +424,6 @@ impl PacketSender {
     /// the rest in page fragments when the frame is at least a page long;
     /// shorter frames stay linear.
     pub fn send_vnet(&self, frame: &[u8]) -> Result<()> {
-        if frame.len() < 14 {
-            bail!("frame of {} bytes is too short", frame.len());
-        }
         // struct virtio_net_hdr: flags, gso_type (NONE), hdr_len,
         // gso_size, csum_start, csum_offset; little-endian (vnet_hdr_le
         // is off, and x86 is little-endian).
@@ -428,18 +432,7 @@ impl PacketSender {
         buf.extend_from_slice(&14u16.to_le_bytes());
         buf.extend_from_slice(&[0; 6]);
         buf.extend_from_slice(frame);
-        let protocol = u16::from_be_bytes([frame[12], frame[13]]);
-        for attempt in 0..50 {
-            match self.send_once(&buf, protocol) {
-                Ok(n) if n == frame.len() || n == buf.len() => return Ok(()),
-                Ok(n) => bail!("short send on {}: {n} of {} bytes", self.ifname, buf.len()),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock && attempt < 49 => {
-                    std::thread::sleep(Duration::from_millis(5));
-                }
-                Err(e) => return Err(e).with_context(|| format!("sendto on {}", self.ifname)),
-            }
-        }
-        bail!("sendto on {}: still EAGAIN", self.ifname)
+        self.send_buf(&buf, frame)
     }
 
     /// Send `frames`, a little apart so that no queue overflows.

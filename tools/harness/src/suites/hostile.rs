@@ -195,17 +195,6 @@ impl Rng {
     }
 }
 
-fn checksum(b: &[u8]) -> u16 {
-    let mut s: u32 = b
-        .chunks(2)
-        .map(|c| u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)])))
-        .sum();
-    while s > 0xffff {
-        s = (s & 0xffff) + (s >> 16);
-    }
-    !(s as u16)
-}
-
 /// A valid advert: IPv4 (IHL 5 to 15, sometimes a fragment) or IPv6
 /// (sometimes behind extension headers), from the family's VMAC, with
 /// `id` as the IPv4 identification so that no two fragments of a run
@@ -239,7 +228,7 @@ fn base(rng: &mut Rng, id: u16) -> Vec<u8> {
         for b in &mut ip[20..] {
             *b = rng.u8();
         }
-        let c = checksum(&ip);
+        let c = crate::frames::checksum(&[&ip]);
         ip[10..12].copy_from_slice(&c.to_be_bytes());
         let mut f = vec![0x01, 0x00, 0x5e, 0x00, 0x00, 0x12];
         f.extend_from_slice(&VMACS[0]);
@@ -423,15 +412,24 @@ impl Reading {
         }
     }
 
-    fn add(&mut self, l: Landing) {
+    /// Counts frame `f`, predicted to land at `l`.
+    fn add(&mut self, f: &[u8], l: Landing) {
         match l {
+            // The lower device keeps a steered advert: its tap sees it.
             Landing::Steered(u) => {
                 self.steered[u] += 1;
-                // The lower keeps it: an advert is IPv4 or IPv6.
+                self.add_lower(be16(f, 12).unwrap_or(0));
             }
             Landing::Upper(u) => self.upper[u] += 1,
-            Landing::Lower(ETH_P_IP) => self.lower_ip += 1,
-            Landing::Lower(ETH_P_IPV6) => self.lower_ip6 += 1,
+            Landing::Lower(protocol) => self.add_lower(protocol),
+            Landing::Held | Landing::Dropped => {}
+        }
+    }
+
+    fn add_lower(&mut self, protocol: u16) {
+        match protocol {
+            ETH_P_IP => self.lower_ip += 1,
+            ETH_P_IPV6 => self.lower_ip6 += 1,
             _ => {}
         }
     }
@@ -472,18 +470,10 @@ struct Env {
     paged: PacketSender,
 }
 
-/// Steered adverts also reach the lower's protocol tap: fold them in.
 fn expected_reading(frames: &[(Vec<u8>, Landing)]) -> Reading {
     let mut r = Reading::default();
     for (f, l) in frames {
-        r.add(*l);
-        if let Landing::Steered(_) = l {
-            match be16(f, 12) {
-                Some(ETH_P_IP) => r.lower_ip += 1,
-                Some(ETH_P_IPV6) => r.lower_ip6 += 1,
-                _ => {}
-            }
-        }
+        r.add(f, *l);
     }
     r
 }
@@ -572,27 +562,16 @@ async fn setup() -> Result<Env, String> {
             .await
             .map_err(err(format!("{u} up")))?;
     }
-    let open_upper = |i: usize| {
-        PacketCounter::open_bound(&router, ETH_P_ALL, UPPERS[i], always as fn(&[u8]) -> bool)
-            .map_err(err(format!("ETH_P_ALL socket on {}", UPPERS[i])))
+    let tap = |ethertype: u16, dev: &str| {
+        PacketCounter::open_bound(&router, ethertype, dev, always as fn(&[u8]) -> bool).map_err(
+            err(format!("socket for ethertype {ethertype:#06x} on {dev}")),
+        )
     };
     let counters = Counters {
-        upper: [open_upper(0)?, open_upper(1)?],
+        upper: [tap(ETH_P_ALL, UPPERS[0])?, tap(ETH_P_ALL, UPPERS[1])?],
         upper_ifindex,
-        lower_ip: PacketCounter::open_bound(
-            &router,
-            ETH_P_IP,
-            "lower0",
-            always as fn(&[u8]) -> bool,
-        )
-        .map_err(err("ETH_P_IP socket on lower0"))?,
-        lower_ip6: PacketCounter::open_bound(
-            &router,
-            ETH_P_IPV6,
-            "lower0",
-            always as fn(&[u8]) -> bool,
-        )
-        .map_err(err("ETH_P_IPV6 socket on lower0"))?,
+        lower_ip: tap(ETH_P_IP, "lower0")?,
+        lower_ip6: tap(ETH_P_IPV6, "lower0")?,
         lower_ifindex: l,
     };
     for c in counters
