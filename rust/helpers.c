@@ -74,16 +74,14 @@ bool mvv_netdev_dismantle(const struct net_device *dev)
 	return dev->dismantle;
 }
 
-void mvv_upper_setup_common(struct net_device *dev)
+/* After ether_setup(), which has set dev->min_mtu to ETH_MIN_MTU. */
+void mvv_stacked_setup(struct net_device *dev)
 {
-	ether_setup(dev);
-	/* ether_setup() has set dev->min_mtu to ETH_MIN_MTU. */
 	dev->max_mtu = ETH_MAX_MTU;
 	dev->priv_flags &= ~IFF_TX_SKB_SHARING;
 	netif_keep_dst(dev);
 	dev->priv_flags |= IFF_UNICAST_FLT | IFF_NO_QUEUE;
 	dev->change_proto_down = true;
-	dev->needs_free_netdev = true;
 }
 
 #define MVV_FEATURES \
@@ -178,6 +176,37 @@ void mvv_skb_queue_head_init(struct sk_buff_head *q)
 	skb_queue_head_init(q);
 }
 
+/*
+ * Detaches every skb of @q under its lock; returns the first of a
+ * NULL-terminated chain through skb->next, or NULL.
+ */
+struct sk_buff *mvv_skb_queue_detach_all(struct sk_buff_head *q)
+{
+	struct sk_buff_head batch;
+	struct sk_buff *first;
+
+	__skb_queue_head_init(&batch);
+	spin_lock_bh(&q->lock);
+	skb_queue_splice_tail_init(q, &batch);
+	spin_unlock_bh(&q->lock);
+	if (skb_queue_empty(&batch))
+		return NULL;
+	first = batch.next;
+	batch.prev->next = NULL;
+	first->prev = NULL;
+	return first;
+}
+
+/* Takes @skb off a chain from mvv_skb_queue_detach_all; returns the next. */
+struct sk_buff *mvv_skb_chain_next(struct sk_buff *skb)
+{
+	struct sk_buff *next = skb->next;
+
+	skb->next = NULL;
+	skb->prev = NULL;
+	return next;
+}
+
 bool mvv_skb_queue_tail_limited(struct sk_buff_head *q, struct sk_buff *skb,
 				u32 limit)
 {
@@ -190,34 +219,6 @@ bool mvv_skb_queue_tail_limited(struct sk_buff_head *q, struct sk_buff *skb,
 	}
 	spin_unlock(&q->lock);
 	return queued;
-}
-
-struct sk_buff *mvv_skb_dequeue(struct sk_buff_head *q)
-{
-	return skb_dequeue(q);
-}
-
-void mvv_skb_queue_take_all(struct sk_buff_head *from, struct sk_buff_head *to)
-{
-	__skb_queue_head_init(to);
-	spin_lock_bh(&from->lock);
-	skb_queue_splice_tail_init(from, to);
-	spin_unlock_bh(&from->lock);
-}
-
-struct sk_buff *mvv___skb_dequeue(struct sk_buff_head *list)
-{
-	return __skb_dequeue(list);
-}
-
-void mvv_init_work(struct work_struct *work, work_func_t func)
-{
-	INIT_WORK(work, func);
-}
-
-bool mvv_queue_work_unbound(struct work_struct *work)
-{
-	return queue_work(system_unbound_wq, work);
 }
 
 void mvv_rcu_read_lock(void)
@@ -239,18 +240,6 @@ bool mvv_rtnl_is_locked(void)
 {
 	return rtnl_is_locked();
 }
-
-const struct nla_policy mvv_macvlan_policy[IFLA_MACVLAN_MAX + 1] = {
-	[IFLA_MACVLAN_MODE]		= { .type = NLA_U32 },
-	[IFLA_MACVLAN_FLAGS]		= { .type = NLA_U16 },
-	[IFLA_MACVLAN_MACADDR_MODE]	= { .type = NLA_U32 },
-	[IFLA_MACVLAN_MACADDR]		= { .type = NLA_BINARY, .len = MAX_ADDR_LEN },
-	[IFLA_MACVLAN_MACADDR_DATA]	= { .type = NLA_NESTED },
-	[IFLA_MACVLAN_MACADDR_COUNT]	= { .type = NLA_U32 },
-	[IFLA_MACVLAN_BC_QUEUE_LEN]	= { .type = NLA_U32 },
-	[IFLA_MACVLAN_BC_QUEUE_LEN_USED] = { .type = NLA_REJECT },
-	[IFLA_MACVLAN_BC_CUTOFF]	= { .type = NLA_S32 },
-};
 
 u32 mvv_nla_get_u32(const struct nlattr *nla)
 {
@@ -361,9 +350,9 @@ bool mvv_netdev_unregistering(const struct net_device *dev)
 	return dev->reg_state == NETREG_UNREGISTERING;
 }
 
-void mvv_cancel_work_sync(struct work_struct *work)
+bool mvv_netdev_uninitialized(const struct net_device *dev)
 {
-	cancel_work_sync(work);
+	return dev->reg_state == NETREG_UNINITIALIZED;
 }
 
 void mvv_cond_resched(void)

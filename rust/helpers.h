@@ -37,7 +37,7 @@ bool mvv_netdev_dismantle(const struct net_device *dev);
  * Flags and fields of struct net_device that are bitfields: bindgen does
  * not generate stable accessors for them.
  */
-void mvv_upper_setup_common(struct net_device *dev);
+void mvv_stacked_setup(struct net_device *dev);
 void mvv_upper_inherit_lower(struct net_device *dev, struct net_device *lower);
 
 /* Calls @cb for each multicast address of @dev with its sync count. */
@@ -59,17 +59,15 @@ bool mvv_skb_vlan_tag_present(const struct sk_buff *skb);
 void mvv_skb_reset_mac_header(struct sk_buff *skb);
 void **mvv_skb_cb_ptr(struct sk_buff *skb);
 
-/* The broadcast queue: an sk_buff_head and its work item. */
+/* Locked skb queues (SkbQueue in rust/net/skb.rs). */
 void mvv_skb_queue_head_init(struct sk_buff_head *q);
 /* Appends @skb unless the queue holds @limit skbs already; true if queued. */
 bool mvv_skb_queue_tail_limited(struct sk_buff_head *q, struct sk_buff *skb,
 				u32 limit);
-struct sk_buff *mvv_skb_dequeue(struct sk_buff_head *q);
-/* Initializes @to and moves all of @from into it under @from's lock. */
-void mvv_skb_queue_take_all(struct sk_buff_head *from, struct sk_buff_head *to);
-struct sk_buff *mvv___skb_dequeue(struct sk_buff_head *list);
-void mvv_init_work(struct work_struct *work, work_func_t func);
-bool mvv_queue_work_unbound(struct work_struct *work);
+/* Empties @q under its lock into a NULL-terminated chain; its first skb. */
+struct sk_buff *mvv_skb_queue_detach_all(struct sk_buff_head *q);
+/* Takes @skb off such a chain; the next skb of the chain. */
+struct sk_buff *mvv_skb_chain_next(struct sk_buff *skb);
 
 /* RCU and RTNL */
 void mvv_rcu_read_lock(void);
@@ -78,7 +76,6 @@ void mvv_synchronize_net(void);
 bool mvv_rtnl_is_locked(void);
 
 /* The IFLA_MACVLAN_* policy, in C for its designated initializers. */
-extern const struct nla_policy mvv_macvlan_policy[];
 u32 mvv_nla_get_u32(const struct nlattr *nla);
 u16 mvv_nla_get_u16(const struct nlattr *nla);
 s32 mvv_nla_get_s32(const struct nlattr *nla);
@@ -109,7 +106,7 @@ void mvv_inherit_tso_max_and_update(struct net_device *dev,
 void mvv_set_mtu(struct net_device *dev, unsigned int mtu);
 void mvv_init_list_head(struct list_head *head);
 bool mvv_netdev_unregistering(const struct net_device *dev);
-void mvv_cancel_work_sync(struct work_struct *work);
+bool mvv_netdev_uninitialized(const struct net_device *dev);
 void mvv_cond_resched(void);
 
 /*

@@ -8,11 +8,17 @@
 //! VRRP-mode device stay on the lower device, where the VRRP daemon listens.
 //! See `Documentation/macvlan-vrrp.rst`.
 
+// pin_init! of the port, with a work item in it, nests deeply.
+#![recursion_limit = "256"]
+
 #[path = "../rust/net/mod.rs"]
 mod net;
 
 mod macvlan;
 mod mode;
+mod netdev;
+mod netlink;
+mod notifier;
 mod port;
 mod rx;
 mod source;
@@ -21,7 +27,8 @@ mod source;
 mod vrrp_classify;
 
 use kernel::prelude::*;
-use net::link::{LinkRegistration, Notifier, NotifierRegistration};
+use net::link::LinkRegistration;
+use net::notifier::{Notifier, NotifierRegistration};
 
 module! {
     type: MacvlanVrrpModule,
@@ -31,21 +38,21 @@ module! {
     license: "GPL",
 }
 
-static LOWER_NOTIFIER: Notifier = Notifier::new::<macvlan::LowerNotifier>();
+static LOWER_NOTIFIER: Notifier = Notifier::new::<notifier::LowerNotifier>();
 
 struct MacvlanVrrpModule {
     // Dropped in declaration order: the link kind first (deleting every
     // device), then the notifier.
-    _link: LinkRegistration,
+    _link: LinkRegistration<macvlan::Macvlan>,
     _notifier: NotifierRegistration,
     // Last: wait for the RCU callbacks that device teardown queued.
-    _rcu_barrier: source::RcuBarrierOnDrop,
+    _rcu_barrier: net::rcu_list::RcuBarrier,
 }
 
 impl kernel::Module for MacvlanVrrpModule {
     fn init(_module: &'static ThisModule) -> Result<Self> {
         let notifier = NotifierRegistration::register(&LOWER_NOTIFIER)?;
-        let link = LinkRegistration::register(&macvlan::MACVLAN_VTABLES).inspect_err(|e| {
+        let link = LinkRegistration::<macvlan::Macvlan>::register().inspect_err(|e| {
             if *e == EEXIST {
                 pr_err!("link kind \"macvlan\" is taken: unload macvlan.ko (and macvtap) first\n");
             }
@@ -53,7 +60,7 @@ impl kernel::Module for MacvlanVrrpModule {
         Ok(Self {
             _link: link,
             _notifier: notifier,
-            _rcu_barrier: source::RcuBarrierOnDrop,
+            _rcu_barrier: net::rcu_list::RcuBarrier,
         })
     }
 }

@@ -9,22 +9,30 @@
 //! keeps its `next` pointer, so a reader standing on it can go on; its
 //! memory is freed only after unregistration's grace period.
 
-use crate::macvlan::MacvlanDev;
+use crate::macvlan::{Macvlan, MacvlanDev};
 use crate::net::bindings;
 use crate::net::device::NetDevice;
 use crate::net::ether::MacAddr;
-use crate::net::link;
-use crate::net::skb::Skb;
-use crate::net::sync::{Rcu, RcuGuard, Rtnl};
-use crate::rx::PortRx;
+use crate::net::link::Upper;
+use crate::net::rcu_list::RcuList;
+use crate::net::skb::{Skb, SkbQueue};
+use crate::net::sync::{self, RcuGuard, ReadSide, Rtnl, RtnlBool, RtnlI32, RtnlU32, RtnlU64};
+use crate::net::work;
+use crate::rx::PORT_RX;
 use crate::source::SourceTable;
-use core::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU64, Ordering};
 use kernel::prelude::*;
-use kernel::types::Opaque;
+use kernel::sync::{Arc, ArcBorrow};
+use kernel::types::ARef;
+use kernel::workqueue::{self, impl_has_work, Work, WorkItem};
 
 /// Buckets of the unicast hash, as in the C driver.
 pub(crate) const HASH_BITS: u32 = 8;
 pub(crate) const HASH_SIZE: usize = 1 << HASH_BITS;
+/// Tag of the port's hash lists.
+pub(crate) const HASH_LIST: u64 = 0;
+/// Tag of the port's list of all upper devices.
+pub(crate) const UPPERS_LIST: u64 = 1;
 /// Default `IFLA_MACVLAN_BC_QUEUE_LEN`.
 pub(crate) const DEFAULT_BC_QUEUE_LEN: u32 = 1000;
 /// Default `IFLA_MACVLAN_BC_CUTOFF`.
@@ -41,9 +49,6 @@ pub(crate) fn eth_hash(addr: &MacAddr) -> usize {
 /// A 256-bit multicast filter, read locklessly in the rx path.
 #[derive(Default)]
 pub(crate) struct McFilter([AtomicU64; 4]);
-
-// SAFETY: all-zero is an empty filter.
-unsafe impl kernel::init::Zeroable for McFilter {}
 
 impl McFilter {
     /// Bits of a filter index.
@@ -70,247 +75,227 @@ pub(crate) fn mc_hash(mix: u32, addr: &MacAddr) -> usize {
     (val.wrapping_mul(0x61C8_8647) >> (32 - McFilter::BITS)) as usize
 }
 
-/// State of one lower device.
+/// State of one lower device: the data of its rx handler, shared by all its
+/// upper devices.
 ///
-/// # Invariants
+/// The rx handler registration owns one reference ([`PORT_RX`]), each upper
+/// device one more, and a queued broadcast work item one while it waits.
 ///
-/// - `lower` is the device this port is the rx handler data of, and it
-///   outlives the port (the port is destroyed before the lower device is
-///   unregistered, from its last upper device's `ndo_uninit`).
-/// - Every device in `hash` and `uppers` is a registered (or registering)
-///   upper device of this port.
+/// The lists hold the private state of upper devices of this port: open
+/// ones in `hash`, by address, and all of them in `uppers`. A device leaves
+/// both under RTNL before its unregistration ends (`ndo_stop` and
+/// `dellink`), and the core frees it only after a grace period and after
+/// RTNL was released.
 #[pin_data]
 pub(crate) struct Port {
-    lower: *mut bindings::net_device,
-    hash: [AtomicPtr<MacvlanDev>; HASH_SIZE],
+    lower: ARef<NetDevice>,
+    hash: [RcuList<MacvlanDev, HASH_LIST>; HASH_SIZE],
     /// All upper devices, in creation order.
-    uppers: AtomicPtr<MacvlanDev>,
+    uppers: RcuList<MacvlanDev, UPPERS_LIST>,
     /// Upper devices registered on this port (RTNL).
-    pub(crate) count: AtomicU32,
-    passthru: AtomicBool,
+    pub(crate) count: RtnlU32,
+    passthru: RtnlBool,
     /// The lower address was changed through a passthru device.
-    pub(crate) addr_change: AtomicBool,
+    pub(crate) addr_change: RtnlBool,
     /// The lower device's own address, restored when passthru ends.
-    perm_addr: AtomicU64,
-    pub(crate) bc_queue_len_used: AtomicU32,
-    pub(crate) bc_cutoff: AtomicI32,
+    perm_addr: RtnlU64,
+    pub(crate) bc_queue_len_used: RtnlU32,
+    pub(crate) bc_cutoff: RtnlI32,
     /// Groups delivered through the broadcast queue.
     pub(crate) bc_filter: McFilter,
     /// Groups some upper device wants.
     pub(crate) mc_filter: McFilter,
     /// Source-mode MAC table.
+    #[pin]
     pub(crate) sources: SourceTable,
+    /// Multicast frames for the broadcast work, each with the upper device
+    /// it came from (a reference, so the device outlives the frame).
     #[pin]
-    bc_queue: Opaque<bindings::sk_buff_head>,
+    bc_queue: SkbQueue<Option<ARef<NetDevice>>>,
     #[pin]
-    bc_work: Opaque<bindings::work_struct>,
+    bc_work: Work<Port>,
 }
 
-// SAFETY: shared between the rx path on any CPU, the work item and RTNL
-// writers; every mutable field is atomic or a C object with its own lock.
-unsafe impl Sync for Port {}
-// SAFETY: see `Sync`.
-unsafe impl Send for Port {}
+impl_has_work! {
+    impl HasWork<Self> for Port { self.bc_work }
+}
+
+impl WorkItem for Port {
+    type Pointer = Arc<Port>;
+
+    /// Delivers the queued multicast frames (`macvlan_process_broadcast`).
+    fn run(port: Arc<Port>) {
+        // The whole queue under one lock, as the C driver takes it.
+        for (skb, src) in port.bc_queue.take_all() {
+            let vlan = src
+                .as_deref()
+                .and_then(Upper::<Macvlan>::try_from_dev)
+                .map(Upper::state);
+            {
+                let guard = RcuGuard::new();
+                crate::rx::multicast_rx(&port, vlan, &skb, guard.token());
+            }
+            skb.consume();
+            sync::cond_resched();
+        }
+    }
+}
 
 impl Port {
     fn new(lower: &NetDevice) -> impl PinInit<Self> {
-        let perm_addr = AtomicU64::new(pack(&lower.addr()));
-        let lower = lower.as_ptr();
+        let perm_addr = RtnlU64::new(pack(&lower.addr()));
+        let lower = ARef::from(lower);
         pin_init!(Self {
             lower,
-            hash: empty_buckets(),
-            uppers: AtomicPtr::new(core::ptr::null_mut()),
-            count: AtomicU32::new(0),
-            passthru: AtomicBool::new(false),
-            addr_change: AtomicBool::new(false),
+            hash: [const { RcuList::new() }; HASH_SIZE],
+            uppers: RcuList::new(),
+            count: RtnlU32::new(0),
+            passthru: RtnlBool::new(false),
+            addr_change: RtnlBool::new(false),
             perm_addr,
-            bc_queue_len_used: AtomicU32::new(0),
-            bc_cutoff: AtomicI32::new(DEFAULT_BC_CUTOFF),
+            bc_queue_len_used: RtnlU32::new(0),
+            bc_cutoff: RtnlI32::new(DEFAULT_BC_CUTOFF),
             bc_filter: McFilter::default(),
             mc_filter: McFilter::default(),
-            sources: SourceTable::new(),
-            // SAFETY: initializes the queue head and its lock in place.
-            bc_queue <- Opaque::ffi_init(|q| unsafe { bindings::mvv_skb_queue_head_init(q) }),
-            // SAFETY: initializes the work item in place.
-            bc_work <- Opaque::ffi_init(|w| unsafe {
-                bindings::mvv_init_work(w, Some(process_broadcast))
-            }),
+            sources <- SourceTable::new(),
+            bc_queue <- SkbQueue::new(),
+            bc_work <- kernel::new_work!("macvlan_vrrp::Port::bc_work"),
         })
     }
 
     /// Creates the port of `lower` and installs the rx handler.
-    pub(crate) fn create(rtnl: Rtnl<'_>, lower: &NetDevice) -> Result<&'static Port> {
+    pub(crate) fn create(rtnl: Rtnl<'_>, lower: &NetDevice) -> Result<Arc<Port>> {
         if u32::from(lower.hw_type()) != bindings::ARPHRD_ETHER || lower.is_loopback() {
             return Err(EINVAL);
         }
-        let port = KBox::pin_init(Port::new(lower), GFP_KERNEL)?;
-        // SAFETY: the port is never moved out of its box; `destroy` turns
-        // the pointer back into the box.
-        let raw = KBox::into_raw(unsafe { Pin::into_inner_unchecked(port) });
-        // SAFETY: `raw` stays valid until `destroy`, which unregisters the
-        // handler (with a grace period) first.
-        if let Err(e) = unsafe { link::rx_handler_register::<PortRx>(rtnl, lower, raw) } {
-            // SAFETY: not published: the registration failed.
-            drop(unsafe { KBox::from_raw(raw) });
-            return Err(e);
-        }
-        // SAFETY: just leaked from the box; lives until `destroy`.
-        Ok(unsafe { &*raw })
+        let port = Arc::pin_init(Port::new(lower), GFP_KERNEL)?;
+        PORT_RX.register(rtnl, lower, port.clone())?;
+        Ok(port)
     }
 
     /// The port of `lower`, if our rx handler is installed there.
-    pub(crate) fn of<'a>(rtnl: Rtnl<'a>, lower: &'a NetDevice) -> Option<&'a Port> {
-        link::rx_handler_data::<PortRx>(rtnl, lower)
+    pub(crate) fn of(rtnl: Rtnl<'_>, lower: &NetDevice) -> Option<Arc<Port>> {
+        PORT_RX.data(rtnl, lower)
     }
 
-    /// Removes the rx handler and frees the port. Called when the last
-    /// upper device goes.
-    ///
-    /// # Safety
-    ///
-    /// No upper device may use the port afterwards.
-    pub(crate) unsafe fn destroy(&self, rtnl: Rtnl<'_>) {
-        let lower = self.lower();
-        link::rx_handler_unregister(rtnl, lower);
-        // No packet can queue work any more.
-        // SAFETY: the work item was initialized in `new`.
-        unsafe { bindings::mvv_cancel_work_sync(self.bc_work.get()) };
-        self.purge_queue();
-        let perm = unpack(self.perm_addr.load(Ordering::Relaxed));
-        if self.is_passthru() && lower.addr() != perm {
-            let _ = set_lower_addr(rtnl, lower, &perm);
+    /// Removes the port from `lower`, when its last upper device goes: no
+    /// frame reaches it afterwards, queued broadcasts are freed, and a
+    /// passthru port gives the lower device its own address back. The
+    /// memory goes with the last reference.
+    pub(crate) fn destroy(rtnl: Rtnl<'_>, lower: &NetDevice) {
+        let Some(port) = PORT_RX.unregister(rtnl, lower) else {
+            return;
+        };
+        // No frame can queue work any more.
+        work::cancel_sync(&port);
+        drop(port.bc_queue.take_all());
+        let perm = unpack(port.perm_addr.get());
+        if port.is_passthru() && lower.addr() != perm {
+            let _ = lower.set_mac_address(rtnl, &perm);
         }
-        // SAFETY: `self` came from `KBox::into_raw` in `create`; the rx
-        // handler is gone after a grace period, the work is cancelled, and
-        // the caller guarantees no upper device uses it.
-        drop(unsafe { KBox::from_raw(core::ptr::from_ref(self).cast_mut()) });
     }
 
     /// The lower device.
     pub(crate) fn lower(&self) -> &NetDevice {
-        // SAFETY: by the type invariant the lower device outlives the port.
-        unsafe { NetDevice::from_raw(self.lower) }
+        &self.lower
     }
 
     /// Remembers the lower device's current address as its own.
-    pub(crate) fn save_perm_addr(&self, _rtnl: Rtnl<'_>) {
-        self.perm_addr
-            .store(pack(&self.lower().addr()), Ordering::Relaxed);
+    pub(crate) fn save_perm_addr(&self, rtnl: Rtnl<'_>) {
+        self.perm_addr.set(rtnl, pack(&self.lower().addr()));
     }
 
     /// Whether a passthru device owns the port.
     pub(crate) fn is_passthru(&self) -> bool {
-        self.passthru.load(Ordering::Relaxed)
+        self.passthru.get()
     }
 
     /// Marks the port as owned by a passthru device.
-    pub(crate) fn set_passthru(&self, _rtnl: Rtnl<'_>) {
-        self.passthru.store(true, Ordering::Relaxed);
+    pub(crate) fn set_passthru(&self, rtnl: Rtnl<'_>) {
+        self.passthru.set(rtnl, true);
     }
 
     /// The open upper device with unicast address `addr`.
-    pub(crate) fn lookup<'a>(&'a self, addr: &MacAddr, _rcu: Rcu<'a>) -> Option<&'a MacvlanDev> {
-        self.chain(eth_hash(addr)).find(|v| v.dev().addr() == *addr)
-    }
-
-    /// Like [`Port::lookup`], under RTNL.
-    pub(crate) fn lookup_rtnl<'a>(
+    pub(crate) fn lookup<'a>(
         &'a self,
         addr: &MacAddr,
-        _rtnl: Rtnl<'a>,
+        read: impl ReadSide<'a>,
     ) -> Option<&'a MacvlanDev> {
-        self.chain(eth_hash(addr)).find(|v| v.dev().addr() == *addr)
-    }
-
-    fn chain(&self, bucket: usize) -> Chain<'_> {
-        Chain {
-            next: self.hash[bucket % HASH_SIZE].load(Ordering::Acquire),
-            via_list: false,
-            _port: core::marker::PhantomData,
-        }
+        self.hash[eth_hash(addr)]
+            .iter(read)
+            .find(|v| v.dev().addr() == *addr)
     }
 
     /// Every open upper device (those in the hash).
-    pub(crate) fn open_uppers(&self) -> impl Iterator<Item = &MacvlanDev> {
-        (0..HASH_SIZE).flat_map(move |b| self.chain(b))
+    pub(crate) fn open_uppers<'a>(
+        &'a self,
+        read: impl ReadSide<'a>,
+    ) -> impl Iterator<Item = &'a MacvlanDev> {
+        self.hash.iter().flat_map(move |bucket| bucket.iter(read))
     }
 
-    /// Every upper device.
-    pub(crate) fn uppers(&self) -> impl Iterator<Item = &MacvlanDev> {
-        Chain {
-            next: self.uppers.load(Ordering::Acquire),
-            via_list: true,
-            _port: core::marker::PhantomData,
-        }
+    /// Every upper device, in creation order.
+    pub(crate) fn uppers<'a>(
+        &'a self,
+        read: impl ReadSide<'a>,
+    ) -> impl Iterator<Item = &'a MacvlanDev> {
+        self.uppers.iter(read)
     }
 
     /// The first upper device (the passthru device).
-    pub(crate) fn first_upper(&self) -> Option<&MacvlanDev> {
-        self.uppers().next()
+    pub(crate) fn first_upper<'a>(&'a self, read: impl ReadSide<'a>) -> Option<&'a MacvlanDev> {
+        self.uppers.first(read)
     }
 
     /// Whether `addr` is taken by the lower device or an open upper device
     /// (`macvlan_addr_busy`).
     pub(crate) fn addr_busy(&self, rtnl: Rtnl<'_>, addr: &MacAddr) -> bool {
-        if !self.is_passthru()
-            && !self.addr_change.load(Ordering::Relaxed)
-            && self.lower().addr() == *addr
-        {
+        if !self.is_passthru() && !self.addr_change.get() && self.lower().addr() == *addr {
             return true;
         }
-        self.lookup_rtnl(addr, rtnl).is_some()
+        self.lookup(addr, rtnl).is_some()
     }
 
     /// Publishes `vlan` in the hash under its current address.
-    pub(crate) fn hash_add(&self, _rtnl: Rtnl<'_>, vlan: &MacvlanDev) {
-        let head = &self.hash[eth_hash(&vlan.dev().addr())];
-        vlan.hash_next
-            .store(head.load(Ordering::Relaxed), Ordering::Relaxed);
-        // Release: readers that see `vlan` see its fields and `next`.
-        head.store(core::ptr::from_ref(vlan).cast_mut(), Ordering::Release);
+    pub(crate) fn hash_add(&self, rtnl: Rtnl<'_>, vlan: &MacvlanDev) {
+        // Added at `ndo_open` and after an address change's `hash_del`;
+        // removed at `ndo_stop`, before its unregistration ends (see `Port`).
+        // SAFETY: an upper device of this port on no hash list, valid as the
+        // list requires; the port, in an `Arc`, never moves.
+        unsafe { self.hash[eth_hash(&vlan.dev().addr())].push_front(rtnl, vlan) };
     }
 
     /// Unpublishes `vlan`, whose address is `addr`. With `sync`, waits for
     /// readers to leave it.
     pub(crate) fn hash_del(&self, rtnl: Rtnl<'_>, vlan: &MacvlanDev, addr: &MacAddr, sync: bool) {
-        unlink(&self.hash[eth_hash(addr)], vlan, |v| &v.hash_next);
-        let _ = rtnl;
+        self.hash[eth_hash(addr)].remove(rtnl, vlan);
         if sync {
-            // SAFETY: may sleep; RTNL callers may.
-            unsafe { bindings::mvv_synchronize_net() };
+            sync::synchronize_net();
         }
     }
 
     /// Appends `vlan` to the list of all upper devices.
-    pub(crate) fn list_add(&self, _rtnl: Rtnl<'_>, vlan: &MacvlanDev) {
-        vlan.list_next
-            .store(core::ptr::null_mut(), Ordering::Relaxed);
-        let mut slot = &self.uppers;
-        loop {
-            let cur = slot.load(Ordering::Relaxed);
-            // SAFETY: list members are live upper devices (type invariant).
-            match unsafe { cur.as_ref() } {
-                Some(v) => slot = &v.list_next,
-                None => break,
-            }
-        }
-        slot.store(core::ptr::from_ref(vlan).cast_mut(), Ordering::Release);
+    pub(crate) fn list_add(&self, rtnl: Rtnl<'_>, vlan: &MacvlanDev) {
+        // SAFETY: `vlan` is a new upper device of this port, registered, on
+        // no list yet; `dellink` removes it before its unregistration ends
+        // (see `Port`), and the port, in an `Arc`, never moves.
+        unsafe { self.uppers.push_back(rtnl, vlan) };
     }
 
     /// Removes `vlan` from the list of all upper devices.
-    pub(crate) fn list_del(&self, _rtnl: Rtnl<'_>, vlan: &MacvlanDev) {
-        unlink(&self.uppers, vlan, |v| &v.list_next);
+    pub(crate) fn list_del(&self, rtnl: Rtnl<'_>, vlan: &MacvlanDev) {
+        self.uppers.remove(rtnl, vlan);
     }
 
     /// Recomputes the queue length used: the largest one requested
     /// (`update_port_bc_queue_len`).
-    pub(crate) fn update_bc_queue_len(&self, _rtnl: Rtnl<'_>) {
+    pub(crate) fn update_bc_queue_len(&self, rtnl: Rtnl<'_>) {
         let max = self
-            .uppers()
-            .map(|v| v.bc_queue_len_req.load(Ordering::Relaxed))
+            .uppers(rtnl)
+            .map(|v| v.bc_queue_len_req.get())
             .max()
             .unwrap_or(0);
-        self.bc_queue_len_used.store(max, Ordering::Relaxed);
+        self.bc_queue_len_used.set(rtnl, max);
     }
 
     /// Recomputes the port filters from the lower device's multicast list
@@ -320,7 +305,7 @@ impl Port {
         let all = lower.flags()
             & (bindings::net_device_flags_IFF_PROMISC | bindings::net_device_flags_IFF_ALLMULTI)
             != 0;
-        let cutoff = self.bc_cutoff.load(Ordering::Relaxed);
+        let cutoff = self.bc_cutoff.get();
         self.mc_filter
             .store(compute_filter(lower, all, 0, |synced| synced > 0));
         if cutoff < 0 {
@@ -333,54 +318,19 @@ impl Port {
 
     /// Queues a copy of a multicast frame for the broadcast work
     /// (`macvlan_broadcast_enqueue`).
-    pub(crate) fn enqueue(&self, src: Option<&MacvlanDev>, skb: &Skb) {
-        let Some(mut nskb) = skb.clone_atomic() else {
-            self.lower().count_rx_dropped();
+    pub(crate) fn enqueue(this: ArcBorrow<'_, Port>, src: Option<&MacvlanDev>, skb: &Skb) {
+        let Some(nskb) = skb.clone_atomic() else {
+            this.lower().count_rx_dropped();
             return;
         };
-        *nskb.cb_word() = src.map_or(core::ptr::null_mut(), |s| {
-            core::ptr::from_ref(s).cast_mut().cast()
-        });
-        if let Some(s) = src {
-            s.dev().hold_raw();
-        }
-        let raw = nskb.into_raw();
-        let limit = self.bc_queue_len_used.load(Ordering::Relaxed);
-        // SAFETY: the queue is initialized; on success it owns `raw`.
-        let queued =
-            unsafe { bindings::mvv_skb_queue_tail_limited(self.bc_queue.get(), raw, limit) };
-        // SAFETY: the work item is initialized; the port outlives it.
-        unsafe { bindings::mvv_queue_work_unbound(self.bc_work.get()) };
-        if !queued {
-            // SAFETY: not queued, so `raw` is still ours.
-            drop(unsafe { Skb::from_raw(raw) });
-            if let Some(s) = src {
-                s.dev().put_raw();
-            }
-            self.lower().count_rx_dropped();
-        }
-    }
-
-    fn dequeue(&self) -> Option<(Skb, Option<&MacvlanDev>)> {
-        // SAFETY: the queue is initialized; dequeued skbs are ours.
-        let skb = unsafe { Skb::from_raw(bindings::mvv_skb_dequeue(self.bc_queue.get())) }?;
-        Some(Self::queued_source(skb))
-    }
-
-    /// Splits a dequeued skb from the source device `enqueue` stored in it.
-    fn queued_source<'a>(mut skb: Skb) -> (Skb, Option<&'a MacvlanDev>) {
-        let src = *skb.cb_word();
-        // SAFETY: `enqueue` stored NULL or an upper device it holds a
-        // reference to, released by the caller.
-        (skb, unsafe { src.cast::<MacvlanDev>().as_ref() })
-    }
-
-    fn purge_queue(&self) {
-        while let Some((skb, src)) = self.dequeue() {
-            drop(skb);
-            if let Some(s) = src {
-                s.dev().put_raw();
-            }
+        let tag = src.map(|s| ARef::from(s.dev()));
+        let limit = this.bc_queue_len_used.get();
+        let queued = this.bc_queue.push_limited(nskb, tag, limit);
+        // Queued or not, as C does; a work item already pending gives the
+        // reference back.
+        let _ = workqueue::system_unbound().enqueue(Arc::from(this));
+        if queued.is_err() {
+            this.lower().count_rx_dropped();
         }
     }
 }
@@ -393,58 +343,6 @@ fn pack(a: &MacAddr) -> u64 {
 fn unpack(v: u64) -> MacAddr {
     let b = v.to_le_bytes();
     MacAddr([b[0], b[1], b[2], b[3], b[4], b[5]])
-}
-
-fn empty_buckets() -> [AtomicPtr<MacvlanDev>; HASH_SIZE] {
-    [const { AtomicPtr::new(core::ptr::null_mut()) }; HASH_SIZE]
-}
-
-/// Walks a chain of upper devices.
-struct Chain<'a> {
-    next: *mut MacvlanDev,
-    via_list: bool,
-    _port: core::marker::PhantomData<&'a Port>,
-}
-
-impl<'a> Iterator for Chain<'a> {
-    type Item = &'a MacvlanDev;
-
-    fn next(&mut self) -> Option<&'a MacvlanDev> {
-        // SAFETY: chain members are upper devices of the port; an unlinked
-        // one stays valid until a grace period after unregistration, which
-        // the reader's RCU section or RTNL excludes.
-        let cur = unsafe { self.next.as_ref() }?;
-        let link = if self.via_list {
-            &cur.list_next
-        } else {
-            &cur.hash_next
-        };
-        self.next = link.load(Ordering::Acquire);
-        Some(cur)
-    }
-}
-
-/// Removes `vlan` from the chain that starts at `head`.
-fn unlink(
-    head: &AtomicPtr<MacvlanDev>,
-    vlan: &MacvlanDev,
-    next: impl Fn(&MacvlanDev) -> &AtomicPtr<MacvlanDev>,
-) {
-    let target = core::ptr::from_ref(vlan).cast_mut();
-    let mut slot = head;
-    loop {
-        let cur = slot.load(Ordering::Relaxed);
-        if cur.is_null() {
-            return;
-        }
-        if cur == target {
-            // Readers on `vlan` still find its successor.
-            slot.store(next(vlan).load(Ordering::Relaxed), Ordering::Release);
-            return;
-        }
-        // SAFETY: chain members are live upper devices.
-        slot = next(unsafe { &*cur });
-    }
 }
 
 /// Computes a filter: every address of `dev` for which `want(synced)`, plus
@@ -467,53 +365,4 @@ pub(crate) fn compute_filter(
     });
     set(mc_hash(mix, &MacAddr::BROADCAST));
     words
-}
-
-pub(crate) fn set_lower_addr(_rtnl: Rtnl<'_>, lower: &NetDevice, addr: &MacAddr) -> Result {
-    // SAFETY: a zeroed sockaddr is valid; RTNL is held for
-    // `dev_set_mac_address`.
-    unsafe {
-        let mut sa: bindings::sockaddr = core::mem::zeroed();
-        sa.sa_family = lower.hw_type();
-        let data = core::ptr::from_mut(&mut sa)
-            .cast::<u8>()
-            .add(core::mem::offset_of!(bindings::sockaddr, __bindgen_anon_1));
-        core::ptr::copy_nonoverlapping(addr.0.as_ptr(), data, addr.0.len());
-        kernel::error::to_result(bindings::dev_set_mac_address(
-            lower.as_ptr(),
-            &mut sa,
-            core::ptr::null_mut(),
-        ))
-    }
-}
-
-/// # Safety
-///
-/// Only for the C side, which passes valid pointers and holds the
-/// context (RTNL, RCU) its callback contract promises.
-unsafe extern "C" fn process_broadcast(work: *mut bindings::work_struct) {
-    let offset = core::mem::offset_of!(Port, bc_work);
-    // SAFETY: the work item is the `bc_work` of a live port (the port
-    // cancels it before being freed).
-    let port = unsafe { &*work.cast::<u8>().sub(offset).cast::<Port>() };
-    // Take the whole queue under one lock, as the C driver does.
-    let batch = Opaque::<bindings::sk_buff_head>::uninit();
-    // SAFETY: `batch` stays in place until this function returns; the
-    // helper initializes it and moves the queued skbs into it.
-    unsafe { bindings::mvv_skb_queue_take_all(port.bc_queue.get(), batch.get()) };
-    // SAFETY: `batch` is initialized and private to this function; its skbs
-    // are ours.
-    let next = || unsafe { Skb::from_raw(bindings::mvv___skb_dequeue(batch.get())) };
-    while let Some((skb, src)) = next().map(Port::queued_source) {
-        {
-            let guard = RcuGuard::new();
-            crate::rx::multicast_rx(port, src, &skb, guard.token());
-        }
-        if let Some(s) = src {
-            s.dev().put_raw();
-        }
-        skb.consume();
-        // SAFETY: process context, no locks held.
-        unsafe { bindings::mvv_cond_resched() };
-    }
 }

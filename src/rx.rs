@@ -7,19 +7,20 @@ use crate::macvlan::MacvlanDev;
 use crate::mode;
 use crate::net::bindings;
 use crate::net::ether::MacAddr;
-use crate::net::link::{RxHandler, RxResult};
-use crate::net::skb::{PacketType, Skb, ETH_HLEN};
+use crate::net::ether::ETH_HLEN;
+use crate::net::rx_handler::{RxHandler, RxHandlerType, RxResult};
+use crate::net::skb::{PacketType, Skb};
 use crate::net::sync::Rcu;
 use crate::port::{mc_hash, Port};
 use crate::vrrp_classify;
+use kernel::sync::ArcBorrow;
 
-/// The rx handler of a port.
-pub(crate) struct PortRx;
+/// The rx handler of the lower devices that carry a port.
+pub(crate) static PORT_RX: RxHandlerType<Port> = RxHandlerType::new();
 
-impl RxHandler for PortRx {
-    type Data = Port;
-
-    fn handle(port: &Port, skb: Skb, rcu: Rcu<'_>) -> RxResult {
+impl RxHandler for Port {
+    /// `macvlan_handle_frame`.
+    fn handle(port: ArcBorrow<'_, Port>, skb: Skb, rcu: Rcu<'_>) -> RxResult {
         // Frames from dev_loopback_xmit() have no Ethernet header.
         if u32::from(skb.pkt_type()) == bindings::PACKET_LOOPBACK {
             return RxResult::Pass(skb);
@@ -34,12 +35,12 @@ impl RxHandler for PortRx {
                 drop(skb);
                 return RxResult::Consumed;
             }
-            handle_unicast(port, skb, &dest, rcu)
+            handle_unicast(&port, skb, &dest, rcu)
         }
     }
 }
 
-fn handle_multicast(port: &Port, skb: Skb, rcu: Rcu<'_>) -> RxResult {
+fn handle_multicast(port: ArcBorrow<'_, Port>, skb: Skb, rcu: Rcu<'_>) -> RxResult {
     let Some(skb) = skb.check_defrag(port.lower(), bindings::ip_defrag_users_IP_DEFRAG_MACVLAN)
     else {
         return RxResult::Consumed;
@@ -72,9 +73,9 @@ fn handle_multicast(port: &Port, skb: Skb, rcu: Rcu<'_>) -> RxResult {
     }
     let hash = mc_hash(0, &dest);
     if port.bc_filter.test(hash) {
-        port.enqueue(src, &skb);
+        Port::enqueue(port, src, &skb);
     } else if port.mc_filter.test(hash) {
-        multicast_rx(port, src, &skb, rcu);
+        multicast_rx(&port, src, &skb, rcu);
     }
     RxResult::Pass(skb)
 }
@@ -94,7 +95,7 @@ fn deliver_to_source(src: &MacvlanDev, skb: Skb, dest: &MacAddr) {
 
 fn handle_unicast(port: &Port, skb: Skb, dest: &MacAddr, rcu: Rcu<'_>) -> RxResult {
     let vlan = if port.is_passthru() {
-        port.first_upper()
+        port.first_upper(rcu)
     } else {
         port.lookup(dest, rcu)
     };
@@ -130,6 +131,8 @@ fn group_packet_type(dest: &MacAddr) -> PacketType {
 /// off` put back; the network header is read through `skb_header_pointer`,
 /// as the skb may be nonlinear.
 fn is_vrrp_advert(skb: &Skb) -> bool {
+    // The classifier keeps its own copy, for its userspace build.
+    const _: () = assert!(vrrp_classify::ETH_HLEN == ETH_HLEN);
     let mut link = [0u8; vrrp_classify::MAX_LINK_HLEN];
     let Some(link) = skb.link_header(&mut link) else {
         return false;
@@ -141,7 +144,13 @@ fn is_vrrp_advert(skb: &Skb) -> bool {
 
 /// Delivers a multicast frame to the upper devices whose mode is in
 /// `modes` and whose filter wants it, except `src` (`macvlan_broadcast`).
-fn broadcast(port: &Port, skb: &Skb, src: Option<&MacvlanDev>, modes: mode::Mode, _rcu: Rcu<'_>) {
+pub(crate) fn broadcast(
+    port: &Port,
+    skb: &Skb,
+    src: Option<&MacvlanDev>,
+    modes: mode::Mode,
+    rcu: Rcu<'_>,
+) {
     if skb.protocol() == bindings::ETH_P_PAUSE as u16 {
         return;
     }
@@ -149,7 +158,7 @@ fn broadcast(port: &Port, skb: &Skb, src: Option<&MacvlanDev>, modes: mode::Mode
         return;
     };
     let local = modes == mode::BRIDGE;
-    for vlan in port.open_uppers() {
+    for vlan in port.open_uppers(rcu) {
         if src.is_some_and(|s| core::ptr::eq(s, vlan)) || vlan.mode() & modes == 0 {
             continue;
         }
@@ -183,9 +192,4 @@ pub(crate) fn multicast_rx(port: &Port, src: Option<&MacvlanDev>, skb: &Skb, rcu
         // Bridge ports already saw the frame on the way out.
         Some(_) => broadcast(port, skb, src, mode::VEPA, rcu),
     }
-}
-
-/// Local delivery of a multicast frame sent by a bridge-mode device.
-pub(crate) fn bridge_flood(port: &Port, skb: &Skb, src: &MacvlanDev, rcu: Rcu<'_>) {
-    broadcast(port, skb, Some(src), mode::BRIDGE, rcu);
 }

@@ -3,173 +3,97 @@
 //! Source mode: the per-port table of source MACs whose frames are also
 //! delivered to a source-mode upper device (`IFLA_MACVLAN_MACADDR*`).
 //!
-//! Entries are published into RCU chains under RTNL and freed after a grace
-//! period with `call_rcu`; module exit waits for those callbacks with
-//! `rcu_barrier`.
+//! Entries live in per-bucket [`RcuBoxList`]s: published under RTNL, read
+//! under RCU in the rx path, freed a grace period after their removal.
+//! Module exit waits for those frees ([`crate::net::rcu_list::RcuBarrier`]).
 
-use crate::macvlan::MacvlanDev;
+use crate::macvlan::{Macvlan, MacvlanDev};
 use crate::net::bindings;
+use crate::net::device::NetDevice;
 use crate::net::ether::MacAddr;
+use crate::net::ether::ETH_HLEN;
+use crate::net::link::Upper;
 use crate::net::netlink::Attrs;
-use crate::net::skb::{PacketType, Skb, ETH_HLEN};
-use crate::net::sync::{Rcu, Rtnl};
+use crate::net::rcu_list::{RcuBoxList, RcuNode};
+use crate::net::skb::{PacketType, Skb};
+use crate::net::sync::{Rcu, RcuGuard, Rtnl};
 use crate::port::{eth_hash, Port, HASH_SIZE};
-use core::sync::atomic::{AtomicPtr, Ordering};
+use kernel::init::pin_init_array_from_fn;
 use kernel::prelude::*;
-use kernel::types::Opaque;
+use kernel::types::ARef;
 
 /// One source MAC of one source-mode device.
-///
-/// # Invariants
-///
-/// Once published, `vlan` is the owning upper device or NULL (being
-/// removed), and the entry is freed only by [`free_entry_rcu`], a grace
-/// period after it was unlinked.
 pub(crate) struct SourceEntry {
-    next: AtomicPtr<SourceEntry>,
-    vlan: AtomicPtr<MacvlanDev>,
+    /// The source-mode device; a reference, dropped with the entry a grace
+    /// period after its removal, so RCU readers may still deliver to it.
+    vlan: ARef<NetDevice>,
     addr: MacAddr,
-    rcu: Opaque<bindings::callback_head>,
 }
 
 impl SourceEntry {
-    fn new(vlan: &MacvlanDev, addr: MacAddr) -> Result<KBox<Self>> {
-        Ok(KBox::new(
-            Self {
-                next: AtomicPtr::new(core::ptr::null_mut()),
-                vlan: AtomicPtr::new(core::ptr::from_ref(vlan).cast_mut()),
-                addr,
-                rcu: Opaque::uninit(),
-            },
-            GFP_KERNEL,
-        )?)
-    }
-
-    fn vlan(&self) -> Option<&MacvlanDev> {
-        // SAFETY: by the type invariant, NULL or the live owning device.
-        unsafe { self.vlan.load(Ordering::Acquire).as_ref() }
+    fn new(vlan: &MacvlanDev, addr: MacAddr) -> Result<KBox<RcuNode<Self>>> {
+        RcuNode::new(Self {
+            vlan: ARef::from(vlan.dev()),
+            addr,
+        })
     }
 
     fn owned_by(&self, vlan: &MacvlanDev) -> bool {
-        core::ptr::eq(self.vlan.load(Ordering::Relaxed), vlan)
+        core::ptr::eq(&*self.vlan, vlan.dev())
     }
-}
-
-/// # Safety
-///
-/// Only as the `call_rcu` callback of an unlinked entry.
-unsafe extern "C" fn free_entry_rcu(head: *mut bindings::callback_head) {
-    let offset = core::mem::offset_of!(SourceEntry, rcu);
-    // SAFETY: `head` is the `rcu` field of an entry leaked from a `KBox` in
-    // `Port::source_publish`, unlinked a grace period ago.
-    drop(unsafe { KBox::from_raw(head.cast::<u8>().sub(offset).cast::<SourceEntry>()) });
 }
 
 /// The per-port table.
+#[pin_data]
 pub(crate) struct SourceTable {
-    buckets: [AtomicPtr<SourceEntry>; HASH_SIZE],
+    #[pin]
+    buckets: [RcuBoxList<SourceEntry>; HASH_SIZE],
 }
-
-// SAFETY: all-zero is an empty table.
-unsafe impl kernel::init::Zeroable for SourceTable {}
 
 impl SourceTable {
     /// An empty table.
-    pub(crate) fn new() -> Self {
-        Self {
-            buckets: [const { AtomicPtr::new(core::ptr::null_mut()) }; HASH_SIZE],
-        }
-    }
-
-    fn chain(&self, addr: &MacAddr) -> impl Iterator<Item = &SourceEntry> {
-        let mut next = self.buckets[eth_hash(addr)].load(Ordering::Acquire);
-        core::iter::from_fn(move || {
-            // SAFETY: chain members stay valid for a grace period after
-            // being unlinked; readers hold RCU or RTNL.
-            let cur = unsafe { next.as_ref() }?;
-            next = cur.next.load(Ordering::Acquire);
-            Some(cur)
+    pub(crate) fn new() -> impl PinInit<Self> {
+        pin_init!(Self {
+            buckets <- pin_init_array_from_fn(|_| RcuBoxList::new()),
         })
     }
 
-    fn all(&self) -> impl Iterator<Item = &SourceEntry> {
-        self.buckets.iter().flat_map(|head| {
-            let mut next = head.load(Ordering::Acquire);
-            core::iter::from_fn(move || {
-                // SAFETY: as in `chain`.
-                let cur = unsafe { next.as_ref() }?;
-                next = cur.next.load(Ordering::Acquire);
-                Some(cur)
-            })
-        })
+    fn bucket(&self, addr: &MacAddr) -> &RcuBoxList<SourceEntry> {
+        &self.buckets[eth_hash(addr)]
     }
 
-    fn lookup(&self, _rtnl: Rtnl<'_>, vlan: &MacvlanDev, addr: &MacAddr) -> Option<&SourceEntry> {
-        self.chain(addr)
-            .find(|e| e.addr == *addr && e.owned_by(vlan))
-    }
-
-    fn publish(&self, _rtnl: Rtnl<'_>, entry: KBox<SourceEntry>) {
-        let head = &self.buckets[eth_hash(&entry.addr)];
-        entry
-            .next
-            .store(head.load(Ordering::Relaxed), Ordering::Relaxed);
-        // Release: readers that see the entry see its fields.
-        head.store(KBox::into_raw(entry), Ordering::Release);
-    }
-
-    fn remove(&self, rtnl: Rtnl<'_>, entry: &SourceEntry) {
-        let target = core::ptr::from_ref(entry);
-        self.unlink_where(rtnl, &self.buckets[eth_hash(&entry.addr)], |e| {
-            core::ptr::eq(e, target)
-        });
-    }
-
-    /// Unlinks every entry of the chain at `head` that `doomed` picks, in
-    /// one pass, and frees each a grace period later.
-    fn unlink_where(
-        &self,
-        _rtnl: Rtnl<'_>,
-        head: &AtomicPtr<SourceEntry>,
-        doomed: impl Fn(&SourceEntry) -> bool,
-    ) {
-        let mut slot = head;
-        loop {
-            // SAFETY: RTNL is held, and only RTNL holders unlink, so every
-            // entry still linked from `slot` is live.
-            let Some(entry) = (unsafe { slot.load(Ordering::Relaxed).as_ref() }) else {
-                return;
-            };
-            if !doomed(entry) {
-                slot = &entry.next;
-                continue;
-            }
-            // Unlink first; RCU readers that already hold the entry see no
-            // owner from here on, and may still follow its `next`.
-            entry.vlan.store(core::ptr::null_mut(), Ordering::Release);
-            slot.store(entry.next.load(Ordering::Relaxed), Ordering::Release);
-            // SAFETY: `entry` is unlinked and not touched again here; readers
-            // may still hold it, so it is freed after a grace period. `rcu`
-            // is ours to initialise.
-            unsafe { bindings::call_rcu(entry.rcu.get(), Some(free_entry_rcu)) };
-        }
+    fn contains(&self, vlan: &MacvlanDev, addr: &MacAddr) -> bool {
+        let guard = RcuGuard::new();
+        let found = self
+            .bucket(addr)
+            .iter(guard.token())
+            .any(|e| e.addr == *addr && e.owned_by(vlan));
+        found
     }
 
     /// Removes every entry of `vlan`: one pass over the table, as the C
     /// driver's `macvlan_flush_sources` makes.
     pub(crate) fn flush(&self, rtnl: Rtnl<'_>, vlan: &MacvlanDev) {
-        for head in &self.buckets {
-            self.unlink_where(rtnl, head, |e| e.owned_by(vlan));
+        for bucket in &self.buckets {
+            bucket.remove_where(rtnl, |e| e.owned_by(vlan));
         }
-        vlan.macaddr_count.store(0, Ordering::Relaxed);
+        vlan.macaddr_count.set(rtnl, 0);
     }
 
-    /// The source MACs of `vlan`.
-    pub(crate) fn addrs_of<'a>(
-        &'a self,
-        vlan: &'a MacvlanDev,
-    ) -> impl Iterator<Item = MacAddr> + 'a {
-        self.all().filter(move |e| e.owned_by(vlan)).map(|e| e.addr)
+    /// Calls `f` with each source MAC of `vlan`, until it fails.
+    pub(crate) fn try_for_each_addr_of(
+        &self,
+        vlan: &MacvlanDev,
+        mut f: impl FnMut(&MacAddr) -> Result,
+    ) -> Result {
+        let guard = RcuGuard::new();
+        let result = self
+            .buckets
+            .iter()
+            .flat_map(|b| b.iter(guard.token()))
+            .filter(|e| e.owned_by(vlan))
+            .try_for_each(|e| f(&e.addr));
+        result
     }
 
     /// Delivers a copy of the frame to every source-mode device listening
@@ -180,11 +104,14 @@ impl SourceTable {
         skb: &Skb,
         dest: &MacAddr,
         source: &MacAddr,
-        _rcu: Rcu<'_>,
+        rcu: Rcu<'_>,
     ) -> bool {
         let mut consume = false;
-        for entry in self.chain(source).filter(|e| e.addr == *source) {
-            let Some(vlan) = entry.vlan() else { continue };
+        for entry in self.bucket(source).iter(rcu).filter(|e| e.addr == *source) {
+            let Some(up) = Upper::<Macvlan>::try_from_dev(&entry.vlan) else {
+                continue;
+            };
+            let vlan = up.state();
             if vlan.flags() & crate::mode::FLAG_NODST != 0 {
                 consume = true;
             }
@@ -239,20 +166,20 @@ pub(crate) enum SourcePlan {
     /// Nothing to do.
     Nothing,
     /// Add one address (`None`: already there).
-    Add(Option<KBox<SourceEntry>>),
+    Add(Option<KBox<RcuNode<SourceEntry>>>),
     /// Remove one address if present.
     Del(MacAddr),
     /// Remove all.
     Flush,
     /// Replace all with these.
-    Set(KVec<KBox<SourceEntry>>),
+    Set(KVec<KBox<RcuNode<SourceEntry>>>),
 }
 
 impl SourcePlan {
     /// Prepares `mode` (`MACVLAN_MACADDR_*`) with the addresses in `data`.
     /// The attributes were validated by `validate`.
     pub(crate) fn prepare(
-        rtnl: Rtnl<'_>,
+        _rtnl: Rtnl<'_>,
         port: &Port,
         vlan: &MacvlanDev,
         mode: u32,
@@ -264,7 +191,7 @@ impl SourcePlan {
         match mode {
             bindings::macvlan_macaddr_mode_MACVLAN_MACADDR_ADD => {
                 let addr = addr.ok_or(EINVAL)?;
-                if port.sources.lookup(rtnl, vlan, &addr).is_some() {
+                if port.sources.contains(vlan, &addr) {
                     return Ok(Self::Add(None));
                 }
                 Ok(Self::Add(Some(SourceEntry::new(vlan, addr)?)))
@@ -300,13 +227,16 @@ impl SourcePlan {
         match self {
             Self::Nothing | Self::Add(None) => {}
             Self::Add(Some(entry)) => {
-                table.publish(rtnl, entry);
-                vlan.macaddr_count.fetch_add(1, Ordering::Relaxed);
+                table.bucket(&entry.value().addr).push_front(rtnl, entry);
+                vlan.macaddr_count.set(rtnl, vlan.macaddr_count.get() + 1);
             }
             Self::Del(addr) => {
-                if let Some(e) = table.lookup(rtnl, vlan, &addr) {
-                    table.remove(rtnl, e);
-                    vlan.macaddr_count.fetch_sub(1, Ordering::Relaxed);
+                let bucket = table.bucket(&addr);
+                let removed = bucket.remove_where(rtnl, |e| e.addr == addr && e.owned_by(vlan));
+                if removed > 0 {
+                    // CAST: at most one entry per device and address.
+                    let count = vlan.macaddr_count.get() - removed as u32;
+                    vlan.macaddr_count.set(rtnl, count);
                 }
             }
             Self::Flush => table.flush(rtnl, vlan),
@@ -314,21 +244,11 @@ impl SourcePlan {
                 table.flush(rtnl, vlan);
                 let n = list.len();
                 for entry in list {
-                    table.publish(rtnl, entry);
+                    table.bucket(&entry.value().addr).push_front(rtnl, entry);
                 }
                 // CAST: bounded by the netlink message size.
-                vlan.macaddr_count.store(n as u32, Ordering::Relaxed);
+                vlan.macaddr_count.set(rtnl, n as u32);
             }
         }
-    }
-}
-
-/// Waits for pending `call_rcu` frees, so module text outlives them.
-pub(crate) struct RcuBarrierOnDrop;
-
-impl Drop for RcuBarrierOnDrop {
-    fn drop(&mut self) {
-        // SAFETY: process context (module exit).
-        unsafe { bindings::rcu_barrier() };
     }
 }

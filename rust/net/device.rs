@@ -8,6 +8,38 @@ use super::sync::Rtnl;
 use kernel::error::{to_result, Result};
 use kernel::types::{AlwaysRefCounted, Opaque};
 
+/// A network namespace (`struct net`), borrowed.
+///
+/// # Invariants
+///
+/// The namespace is valid for the borrow.
+#[repr(transparent)]
+pub(crate) struct Net(Opaque<bindings::net>);
+
+impl Net {
+    /// # Safety
+    ///
+    /// `ptr` must be a valid namespace, alive for `'a`.
+    pub(crate) unsafe fn from_raw<'a>(ptr: *mut bindings::net) -> &'a Net {
+        // CAST: `Net` is a transparent wrapper of `struct net`.
+        // SAFETY: guaranteed by the caller.
+        unsafe { &*ptr.cast::<Net>() }
+    }
+
+    /// The device with index `ifindex` in this namespace
+    /// (`__dev_get_by_index`), valid while RTNL is held.
+    pub(crate) fn dev_by_index<'a>(
+        &'a self,
+        _rtnl: Rtnl<'a>,
+        ifindex: i32,
+    ) -> Option<&'a NetDevice> {
+        // SAFETY: the namespace is valid and RTNL is held.
+        let dev = unsafe { bindings::__dev_get_by_index(self.0.get(), ifindex) };
+        // SAFETY: NULL or a device that RTNL keeps registered for `'a`.
+        unsafe { NetDevice::from_raw_opt(dev) }
+    }
+}
+
 /// A `struct net_device`.
 ///
 /// # Invariants
@@ -233,8 +265,8 @@ impl NetDevice {
     pub(crate) fn for_each_mc_addr<F: FnMut(&MacAddr, i32)>(&self, mut f: F) {
         /// # Safety
         ///
-        /// Only for the C side, which passes valid pointers and holds the
-        /// context (RTNL, RCU) its callback contract promises.
+        /// Only as the callback of `mvv_for_each_mc_addr` below: `ctx` is the
+        /// `&mut G` passed there, `addr` points to `ETH_ALEN` bytes.
         unsafe extern "C" fn tramp<G: FnMut(&MacAddr, i32)>(
             ctx: *mut core::ffi::c_void,
             addr: *const u8,
@@ -271,19 +303,6 @@ impl NetDevice {
         unsafe { bindings::mvv_dev_core_stats_rx_dropped_inc(self.as_ptr()) };
     }
 
-    /// Takes a reference that a C structure (an skb's control block) keeps;
-    /// [`NetDevice::put_raw`] gives it back. Prefer [`kernel::types::ARef`].
-    pub(crate) fn hold_raw(&self) {
-        // SAFETY: the device is valid.
-        unsafe { bindings::mvv_dev_hold(self.as_ptr()) };
-    }
-
-    /// Gives back a reference taken with [`NetDevice::hold_raw`].
-    pub(crate) fn put_raw(&self) {
-        // SAFETY: the caller gives back a reference it took.
-        unsafe { bindings::mvv_dev_put(self.as_ptr()) };
-    }
-
     /// Sets the MTU (`WRITE_ONCE(dev->mtu)`), from `ndo_change_mtu`.
     pub(crate) fn store_mtu(&self, _rtnl: Rtnl<'_>, mtu: u32) {
         // SAFETY: the device is valid; RTNL serializes writers.
@@ -302,6 +321,57 @@ impl NetDevice {
         // CAST: `NETDEV_*` events fit.
         // SAFETY: the device is valid; RTNL is held.
         unsafe { bindings::call_netdevice_notifiers(event as _, self.as_ptr()) };
+    }
+
+    /// Takes over what a device stacked on `lower` inherits from it at
+    /// `ndo_init`: carrier and dormant state, offload features, TSO limits,
+    /// header room; and gives the device its own lockdep classes, as stacked
+    /// devices need.
+    pub(crate) fn stacked_init(&self, _rtnl: Rtnl<'_>, lower: &NetDevice) {
+        // SAFETY: both devices are valid; RTNL is held and `self` is not
+        // visible yet (`ndo_init`).
+        unsafe {
+            bindings::mvv_upper_inherit_lower(self.as_ptr(), lower.as_ptr());
+            bindings::mvv_set_lockdep_class(self.as_ptr());
+        }
+    }
+
+    /// The features a device stacked on `lower` may have, out of `features`
+    /// (`ndo_fix_features`).
+    pub(crate) fn stacked_fix_features(&self, lower: &NetDevice, features: u64) -> u64 {
+        // SAFETY: both devices are valid; the helper only reads them.
+        unsafe { bindings::mvv_fix_features(self.as_ptr(), lower.as_ptr(), features) }
+    }
+
+    /// Follows a feature change of `lower`: TSO limits, header room, then
+    /// `netdev_update_features`.
+    pub(crate) fn stacked_follow_features(&self, _rtnl: Rtnl<'_>, lower: &NetDevice) {
+        // SAFETY: both devices are valid; RTNL is held.
+        unsafe { bindings::mvv_inherit_tso_max_and_update(self.as_ptr(), lower.as_ptr()) };
+    }
+
+    /// Changes the device's address through its driver
+    /// (`dev_set_mac_address`).
+    pub(crate) fn set_mac_address(&self, _rtnl: Rtnl<'_>, addr: &MacAddr) -> Result {
+        // SAFETY: all-zero is a valid `sockaddr`.
+        let mut sa: bindings::sockaddr = unsafe { core::mem::zeroed() };
+        sa.sa_family = self.hw_type();
+        // SAFETY: `sa_data_min` is the 14-byte view of the address union,
+        // valid for any bytes.
+        let data = unsafe { sa.__bindgen_anon_1.sa_data_min.as_mut() };
+        data[..ETH_ALEN].copy_from_slice(&addr.0);
+        // SAFETY: the device is valid, RTNL is held, and `sa` lives through
+        // the call.
+        to_result(unsafe {
+            bindings::dev_set_mac_address(self.as_ptr(), &mut sa, core::ptr::null_mut())
+        })
+    }
+
+    /// Whether the device was never registered (`NETREG_UNINITIALIZED`), or
+    /// its registration failed.
+    pub(crate) fn is_uninitialized(&self) -> bool {
+        // SAFETY: the device is valid.
+        unsafe { bindings::mvv_netdev_uninitialized(self.as_ptr()) }
     }
 
     /// Whether the device is being unregistered (`NETREG_UNREGISTERING`).

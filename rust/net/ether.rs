@@ -5,6 +5,10 @@
 /// Length of an Ethernet address.
 pub(crate) const ETH_ALEN: usize = 6;
 
+/// Ethernet header length (`ETH_HLEN`).
+// CAST: 14.
+pub(crate) const ETH_HLEN: usize = super::bindings::ETH_HLEN as usize;
+
 /// An Ethernet (MAC) address.
 #[derive(Clone, Copy, PartialEq, Eq, Default)]
 #[repr(transparent)]

@@ -11,18 +11,34 @@
 //! - [`sync`]: context tokens: [`sync::Rtnl`] (RTNL held) and RCU read
 //!   sections ([`sync::RcuGuard`], [`sync::Rcu`]).
 //! - [`device`]: [`device::NetDevice`], a borrowed `struct net_device`.
-//! - [`skb`]: [`skb::Skb`], an owned `struct sk_buff`.
+//! - [`skb`]: [`skb::Skb`], an owned `struct sk_buff`, and [`skb::SkbQueue`],
+//!   a locked queue of tagged skbs.
 //! - [`ether`]: MAC addresses.
 //! - [`netlink`]: attribute tables, extended acks and message building.
-//! - [`link`]: `rtnl_link_ops`, `net_device_ops`, `ethtool_ops`,
-//!   `header_ops`, rx handlers and netdevice notifiers, built from traits.
+//! - [`link`]: link types (`rtnl_link_ops`) of stacked Ethernet devices,
+//!   built from the [`link::Link`] trait; the private state of a device,
+//!   initialised in `newlink` and dropped by the destructor.
+//! - [`netdev_ops`], [`ethtool`], [`netpoll`]: the device operations of a
+//!   link type.
+//! - [`rx_handler`]: rx handlers that own their data (an `Arc`).
+//! - [`notifier`]: netdevice notifiers.
+//! - [`rcu_list`]: RCU lists, of entries owned elsewhere or by the list.
+//! - [`work`]: cancelling an `Arc` work item of `kernel::workqueue`.
 
 pub(crate) mod bindings;
 pub(crate) mod device;
 pub(crate) mod errno;
 pub(crate) mod ether;
+pub(crate) mod ethtool;
 pub(crate) mod link;
+pub(crate) mod netdev_ops;
 pub(crate) mod netlink;
+#[cfg(CONFIG_NET_POLL_CONTROLLER)]
+pub(crate) mod netpoll;
+pub(crate) mod notifier;
+pub(crate) mod rcu_list;
+pub(crate) mod rx_handler;
 pub(crate) mod skb;
 pub(crate) mod stats;
 pub(crate) mod sync;
+pub(crate) mod work;

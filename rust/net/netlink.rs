@@ -5,6 +5,7 @@
 
 use super::bindings;
 use super::errno::EMSGSIZE;
+use core::mem::MaybeUninit;
 use kernel::error::Result;
 use kernel::str::CStr;
 
@@ -254,4 +255,48 @@ pub(crate) fn nla_total_size(payload: usize) -> usize {
     // CAST: payloads here are a few bytes.
     // SAFETY: pure arithmetic.
     unsafe { bindings::mvv_nla_total_size(payload as i32) }
+}
+
+/// One entry of an attribute policy (`struct nla_policy`): an attribute
+/// type, and the maximal length of a binary attribute.
+///
+/// # Invariants
+///
+/// The union of the C struct is all-zero: no pointer in it.
+#[derive(Clone, Copy)]
+#[repr(transparent)]
+pub(crate) struct Policy(bindings::nla_policy);
+
+// SAFETY: no pointer in the value (type invariant); the C side only reads it.
+unsafe impl Sync for Policy {}
+
+impl Policy {
+    const fn of(ty: u32, len: u16) -> Self {
+        // SAFETY: all-zero is a valid `nla_policy` (`NLA_UNSPEC`, no union
+        // pointer).
+        let mut p: bindings::nla_policy = unsafe { MaybeUninit::zeroed().assume_init() };
+        // CAST: `NLA_*` types are below 256.
+        p.type_ = ty as u8;
+        p.len = len;
+        // INVARIANT: the union stays zero.
+        Self(p)
+    }
+
+    /// No check: an unused attribute type.
+    pub(crate) const UNSPEC: Self = Self::of(bindings::NLA_UNSPEC, 0);
+    /// A `u16`.
+    pub(crate) const U16: Self = Self::of(bindings::NLA_U16, 0);
+    /// A `u32`.
+    pub(crate) const U32: Self = Self::of(bindings::NLA_U32, 0);
+    /// An `s32`.
+    pub(crate) const S32: Self = Self::of(bindings::NLA_S32, 0);
+    /// Nested attributes.
+    pub(crate) const NESTED: Self = Self::of(bindings::NLA_NESTED, 0);
+    /// Refused: an attribute that is only reported, never accepted.
+    pub(crate) const REJECT: Self = Self::of(bindings::NLA_REJECT, 0);
+
+    /// Binary data of at most `max_len` bytes.
+    pub(crate) const fn binary(max_len: u16) -> Self {
+        Self::of(bindings::NLA_BINARY, max_len)
+    }
 }

@@ -10,11 +10,12 @@
 
 use super::bindings;
 use super::device::NetDevice;
-use super::ether::{MacAddr, ETH_ALEN};
+use super::ether::{MacAddr, ETH_ALEN, ETH_HLEN};
+use core::ffi::c_void;
+use core::marker::PhantomData;
 use core::ptr::NonNull;
-
-/// Ethernet header length.
-pub(crate) const ETH_HLEN: usize = 14;
+use kernel::prelude::*;
+use kernel::types::{ARef, AlwaysRefCounted, Opaque};
 
 /// `skb->pkt_type` values the driver sets.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -287,8 +288,9 @@ impl Skb {
         }
     }
 
-    /// The pointer-sized control block word, used to tag queued skbs.
-    pub(crate) fn cb_word(&mut self) -> &mut *mut core::ffi::c_void {
+    /// The pointer-sized first word of the control block, where an
+    /// [`SkbQueue`] keeps the tag of a queued skb.
+    fn cb_word(&mut self) -> &mut *mut c_void {
         // SAFETY: the skb is valid and ours; `cb` is at least a pointer wide
         // and pointer-aligned (checked in the C helper).
         unsafe { &mut *bindings::mvv_skb_cb_ptr(self.as_ptr()) }
@@ -338,5 +340,137 @@ impl Drop for Skb {
     fn drop(&mut self) {
         // SAFETY: by the type invariant we own a reference, given up here.
         unsafe { bindings::mvv_kfree_skb(self.0.as_ptr()) };
+    }
+}
+
+/// A value an skb carries in its control block while it waits on an
+/// [`SkbQueue`], such as a reference to the device it came from.
+pub(crate) trait CbTag: Sized + Send {
+    /// Turns the value into the word stored in the control block.
+    fn into_word(self) -> *mut c_void;
+
+    /// Takes back the value behind `word`.
+    ///
+    /// # Safety
+    ///
+    /// `word` must come from [`CbTag::into_word`] of this type, and be taken
+    /// back only once.
+    unsafe fn from_word(word: *mut c_void) -> Self;
+}
+
+impl<T: AlwaysRefCounted + Send + Sync> CbTag for Option<ARef<T>> {
+    fn into_word(self) -> *mut c_void {
+        self.map_or(core::ptr::null_mut(), |r| ARef::into_raw(r).as_ptr().cast())
+    }
+
+    unsafe fn from_word(word: *mut c_void) -> Self {
+        // SAFETY: a non-NULL word is a reference `into_word` gave up, which
+        // the caller takes back once.
+        NonNull::new(word.cast::<T>()).map(|p| unsafe { ARef::from_raw(p) })
+    }
+}
+
+/// A queue of skbs, each with a tag, under the queue's own lock (`struct
+/// sk_buff_head`).
+///
+/// # Invariants
+///
+/// `head` is initialised. Every skb on it is owned by the queue and carries
+/// in its first control block word a tag from [`CbTag::into_word`] of `T`,
+/// owned with it.
+#[pin_data(PinnedDrop)]
+pub(crate) struct SkbQueue<T: CbTag> {
+    #[pin]
+    head: Opaque<bindings::sk_buff_head>,
+    _tag: PhantomData<T>,
+}
+
+// SAFETY: the head is used only through the C helpers, which take its lock;
+// the skbs and tags it owns may move between CPUs (`Skb` and `T` are `Send`).
+unsafe impl<T: CbTag> Send for SkbQueue<T> {}
+// SAFETY: as for `Send`.
+unsafe impl<T: CbTag> Sync for SkbQueue<T> {}
+
+impl<T: CbTag> SkbQueue<T> {
+    /// An empty queue.
+    pub(crate) fn new() -> impl PinInit<Self> {
+        pin_init!(Self {
+            // SAFETY: `skb_queue_head_init` initialises the head and its lock
+            // in place.
+            head <- Opaque::ffi_init(|q| unsafe { bindings::mvv_skb_queue_head_init(q) }),
+            _tag: PhantomData,
+        })
+    }
+
+    /// Appends `skb` with `tag`, unless the queue already holds `limit`
+    /// skbs; then both come back.
+    pub(crate) fn push_limited(&self, mut skb: Skb, tag: T, limit: u32) -> Result<(), (Skb, T)> {
+        let word = tag.into_word();
+        *skb.cb_word() = word;
+        let raw = skb.into_raw();
+        // SAFETY: the head is initialised; on success the queue owns `raw` and
+        // its tag (INVARIANT).
+        if unsafe { bindings::mvv_skb_queue_tail_limited(self.head.get(), raw, limit) } {
+            return Ok(());
+        }
+        // SAFETY: not queued, so the skb and the tag are still ours.
+        let (skb, tag) = unsafe { (Skb(NonNull::new_unchecked(raw)), T::from_word(word)) };
+        Err((skb, tag))
+    }
+
+    /// Takes every queued skb at once, under one lock.
+    pub(crate) fn take_all(&self) -> SkbChain<T> {
+        // INVARIANT: the skbs leave the queue with their tags, for the chain.
+        SkbChain {
+            // SAFETY: the head is initialised.
+            next: unsafe { bindings::mvv_skb_queue_detach_all(self.head.get()) },
+            _tag: PhantomData,
+        }
+    }
+}
+
+#[pinned_drop]
+impl<T: CbTag> PinnedDrop for SkbQueue<T> {
+    fn drop(self: Pin<&mut Self>) {
+        drop(self.take_all());
+    }
+}
+
+/// Skbs taken off an [`SkbQueue`], each with its tag. Those not taken from
+/// the chain are freed with it.
+///
+/// # Invariants
+///
+/// `next` is NULL or the first skb of a NULL-terminated chain through
+/// `skb->next`, of skbs on no list that this value owns with their tags.
+pub(crate) struct SkbChain<T: CbTag> {
+    next: *mut bindings::sk_buff,
+    _tag: PhantomData<T>,
+}
+
+// SAFETY: it owns the skbs and tags (both `Send`) and nothing else refers to
+// them.
+unsafe impl<T: CbTag> Send for SkbChain<T> {}
+
+impl<T: CbTag> Iterator for SkbChain<T> {
+    type Item = (Skb, T);
+
+    fn next(&mut self) -> Option<(Skb, T)> {
+        let raw = NonNull::new(self.next)?;
+        // INVARIANT: `raw` leaves the chain; the rest stays owned.
+        // SAFETY: `raw` is on the chain (type invariant).
+        self.next = unsafe { bindings::mvv_skb_chain_next(raw.as_ptr()) };
+        // INVARIANT: the chain owned `raw`, now ours.
+        let mut skb = Skb(raw);
+        // SAFETY: every skb on the chain carries a tag of `T` (type invariant),
+        // taken back once, here.
+        let tag = unsafe { T::from_word(*skb.cb_word()) };
+        Some((skb, tag))
+    }
+}
+
+impl<T: CbTag> Drop for SkbChain<T> {
+    fn drop(&mut self) {
+        self.for_each(drop);
     }
 }

@@ -13,14 +13,11 @@ use kernel::error::{code::ENOMEM, Result};
 /// # Invariants
 ///
 /// `ptr` is NULL or a per-CPU allocation made by [`PcpuStats::alloc`] and
-/// owned by this value until [`PcpuStats::free`].
+/// owned by this value, which frees it when dropped.
 #[derive(Default)]
 pub(crate) struct PcpuStats {
     ptr: AtomicPtr<bindings::vlan_pcpu_stats>,
 }
-
-// SAFETY: all-zero is a NULL pointer: no counters yet.
-unsafe impl kernel::init::Zeroable for PcpuStats {}
 
 impl PcpuStats {
     /// Allocates the counters (`ndo_init`).
@@ -37,16 +34,6 @@ impl PcpuStats {
             unsafe { bindings::mvv_pcpu_stats_free(old) };
         }
         Ok(())
-    }
-
-    /// Frees the counters (`ndo_uninit`, after the device left the rx
-    /// path and a grace period passed).
-    pub(crate) fn free(&self, _rtnl: Rtnl<'_>) {
-        let p = self.ptr.swap(core::ptr::null_mut(), Ordering::Acquire);
-        if !p.is_null() {
-            // SAFETY: owned by the type invariant; no reader is left.
-            unsafe { bindings::mvv_pcpu_stats_free(p) };
-        }
     }
 
     fn get(&self) -> *mut bindings::vlan_pcpu_stats {
@@ -78,6 +65,17 @@ impl PcpuStats {
             // SAFETY: a live allocation (type invariant); reads use the
             // u64_stats sync.
             unsafe { bindings::mvv_pcpu_stats_fold(p, out) };
+        }
+    }
+}
+
+impl Drop for PcpuStats {
+    fn drop(&mut self) {
+        let p = *self.ptr.get_mut();
+        if !p.is_null() {
+            // SAFETY: owned by the type invariant; `&mut self` means no
+            // counter update can be running.
+            unsafe { bindings::mvv_pcpu_stats_free(p) };
         }
     }
 }

@@ -9,6 +9,7 @@
 
 use super::bindings;
 use core::marker::PhantomData;
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering};
 
 /// Proof that the current task holds the RTNL mutex.
 ///
@@ -69,6 +70,14 @@ impl Rcu<'_> {
     }
 }
 
+/// A context in which RCU-protected data may be read for `'a`: an RCU
+/// read-side critical section ([`Rcu`]) or, for data that writers change
+/// only under RTNL and free only after releasing it, RTNL ([`Rtnl`]).
+pub(crate) trait ReadSide<'a>: Copy {}
+
+impl<'a> ReadSide<'a> for Rcu<'a> {}
+impl<'a> ReadSide<'a> for Rtnl<'a> {}
+
 /// An RCU read-side critical section, left when the guard is dropped.
 ///
 /// # Invariants
@@ -102,4 +111,60 @@ impl Drop for RcuGuard {
         // SAFETY: by the type invariant the section is still open.
         unsafe { bindings::mvv_rcu_read_unlock() };
     }
+}
+
+/// Waits until every RCU reader of the networking core that started before
+/// the call has finished (`synchronize_net`). Sleeps.
+pub(crate) fn synchronize_net() {
+    // SAFETY: no precondition beyond process context, which sleeping
+    // functions ask of their callers anyway.
+    unsafe { bindings::mvv_synchronize_net() };
+}
+
+/// Lets the scheduler run something else (`cond_resched`), in a long loop
+/// in process context.
+pub(crate) fn cond_resched() {
+    // SAFETY: no precondition beyond process context.
+    unsafe { bindings::mvv_cond_resched() };
+}
+
+macro_rules! rtnl_cell {
+    ($(#[$doc:meta] $name:ident($atomic:ty, $t:ty);)*) => {$(
+        #[$doc]
+        ///
+        /// Written only under RTNL, so writers never race; read without a lock
+        /// from any context (the rx path, say), which sees the value before or
+        /// after a concurrent write, as C's `READ_ONCE` of a field written with
+        /// `WRITE_ONCE` under RTNL.
+        #[derive(Default)]
+        pub(crate) struct $name($atomic);
+
+        impl $name {
+            /// A cell holding `value`.
+            pub(crate) const fn new(value: $t) -> Self {
+                Self(<$atomic>::new(value))
+            }
+
+            /// The value, from any context.
+            pub(crate) fn get(&self) -> $t {
+                self.0.load(Ordering::Relaxed)
+            }
+
+            /// Sets the value.
+            pub(crate) fn set(&self, _rtnl: Rtnl<'_>, value: $t) {
+                self.0.store(value, Ordering::Relaxed)
+            }
+        }
+    )*};
+}
+
+rtnl_cell! {
+    /// A `u32` written under RTNL.
+    RtnlU32(AtomicU32, u32);
+    /// An `i32` written under RTNL.
+    RtnlI32(AtomicI32, i32);
+    /// A `u64` written under RTNL.
+    RtnlU64(AtomicU64, u64);
+    /// A `bool` written under RTNL.
+    RtnlBool(AtomicBool, bool);
 }
