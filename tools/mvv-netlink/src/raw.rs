@@ -203,8 +203,9 @@ impl Socket {
     /// Sends one request (with the next sequence number) to the kernel and
     /// returns the payloads (after the netlink header) of the replies of
     /// type `reply_kind`. A kernel error becomes an `io::Error` with its
-    /// errno. Blocks until the answer is complete (see [`MsgBuilder`]; ask
-    /// for NLM_F_ACK or a dump if the request has no single reply).
+    /// errno. Blocks until the answer is complete: a reply without
+    /// NLM_F_MULTIPART, NLMSG_DONE, or an ACK; so a request that gets none
+    /// of these must ask for NLM_F_ACK in its flags.
     pub fn request(&mut self, msg: MsgBuilder, reply_kind: u16) -> io::Result<Vec<Vec<u8>>> {
         self.seq = self.seq.wrapping_add(1);
         let seq = self.seq;
