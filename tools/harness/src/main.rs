@@ -330,11 +330,9 @@ fn tcp_answer(
     if let Some(path) = ready {
         std::fs::write(path, b"")?;
     }
-    for conn in listener.incoming() {
-        // A failed accept or write is the client's problem, not ours.
-        if let Ok(mut c) = conn {
-            let _ = writeln!(c, "{text}");
-        }
+    // A failed accept or write is the client's problem, not ours: skip it.
+    for mut c in listener.incoming().flatten() {
+        let _ = writeln!(c, "{text}");
     }
     Ok(())
 }

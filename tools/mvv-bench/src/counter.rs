@@ -7,7 +7,7 @@
 use std::fmt;
 use std::io;
 
-use crate::netlink::{self, MsgBuilder, Socket, NLM_F_REQUEST};
+use mvv_netlink::raw::{self, MsgBuilder, Socket, NLM_F_REQUEST};
 
 // include/uapi/linux/rtnetlink.h, pkt_cls.h, gen_stats.h
 const RTM_GETACTION: u16 = 50;
@@ -151,34 +151,31 @@ fn invalid(msg: &str) -> io::Error {
 
 /// Packets from the attributes of an RTM_GETACTION reply (after tcamsg).
 fn tc_packets(body: &[u8]) -> Option<u64> {
-    let tab = netlink::attr(body, TCA_ACT_TAB)?;
-    let (_, act) = netlink::attrs(tab).next()?;
-    let stats = netlink::attr(act, TCA_ACT_STATS)?;
-    if let Some(p64) = netlink::attr(stats, TCA_STATS_PKT64) {
+    let tab = raw::attr(body, TCA_ACT_TAB)?;
+    let (_, act) = raw::attrs(tab).next()?;
+    let stats = raw::attr(act, TCA_ACT_STATS)?;
+    if let Some(p64) = raw::attr(stats, TCA_STATS_PKT64) {
         return Some(u64::from_ne_bytes(p64.get(..8)?.try_into().ok()?));
     }
     // struct gnet_stats_basic { __u64 bytes; __u32 packets; }
-    let basic = netlink::attr(stats, TCA_STATS_BASIC)?;
+    let basic = raw::attr(stats, TCA_STATS_BASIC)?;
     Some(u32::from_ne_bytes(basic.get(8..12)?.try_into().ok()?) as u64)
 }
 
 /// Packets from the attributes of an NFT_MSG_NEWOBJ reply (after nfgenmsg).
 fn nft_packets(body: &[u8]) -> Option<u64> {
-    let data = netlink::attr(body, NFTA_OBJ_DATA)?;
-    let p = netlink::attr(data, NFTA_COUNTER_PACKETS)?;
+    let data = raw::attr(body, NFTA_OBJ_DATA)?;
+    let p = raw::attr(data, NFTA_COUNTER_PACKETS)?;
     Some(u64::from_be_bytes(p.get(..8)?.try_into().ok()?))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mvv_netlink::link::RawNla;
 
     fn tlv(kind: u16, v: &[u8]) -> Vec<u8> {
-        let mut out = ((4 + v.len()) as u16).to_ne_bytes().to_vec();
-        out.extend_from_slice(&kind.to_ne_bytes());
-        out.extend_from_slice(v);
-        out.resize(netlink::align4(out.len()), 0);
-        out
+        RawNla::bytes(kind, v).encode()
     }
 
     #[test]

@@ -10,7 +10,6 @@
 
 mod counter;
 mod inject;
-mod netlink;
 mod report;
 mod stats;
 mod svg;
