@@ -647,9 +647,10 @@ unsafe extern "C" fn newlink_tramp<T: Link>(
     };
     let ret = T::newlink(rtnl, src_net, new, tb, data, &mut ack);
     if ret.is_err() && nd.is_uninitialized() {
-        // Never registered, or `register_netdevice` failed (and its
-        // `priv_destructor` already dropped the state): the core frees the
-        // device without calling `priv_destructor` again.
+        // Never registered, or `register_netdevice` failed (its
+        // `priv_destructor` left the state to us): the core frees the device
+        // without calling `priv_destructor` again. `T::newlink` has returned,
+        // so no `&Upper<T>` is left.
         // SAFETY: a device of type `T` nobody else can reach.
         unsafe { PrivArea::<T::Private>::drop_data(PrivArea::of(nd)) };
     }
@@ -736,13 +737,17 @@ unsafe extern "C" fn get_link_net_tramp<T: Link>(
 
 /// # Safety
 ///
-/// Only as `priv_destructor` of a device of link type `T`, once nothing
-/// refers to it any more (or its registration failed).
+/// Only as `priv_destructor` of a device of link type `T`: once nothing
+/// refers to it any more, or when its registration failed.
 unsafe extern "C" fn destructor_tramp<T: Link>(dev: *mut bindings::net_device) {
-    // SAFETY: a device of type `T` whose last reference is gone (or whose
-    // registration failed): nothing uses its state any more.
-    unsafe {
-        let dev = NetDevice::from_raw(dev);
-        PrivArea::<T::Private>::drop_data(PrivArea::of(dev));
+    // SAFETY: a device of type `T`, valid for the call.
+    let dev = unsafe { NetDevice::from_raw(dev) };
+    if dev.is_uninitialized() {
+        // `register_netdevice` failed, inside `T::newlink`, which may still
+        // hold an `&Upper<T>`: `newlink_tramp` drops the state when it returns.
+        return;
     }
+    // SAFETY: a device of type `T` whose last reference is gone: nothing
+    // uses its state any more.
+    unsafe { PrivArea::<T::Private>::drop_data(PrivArea::of(dev)) };
 }

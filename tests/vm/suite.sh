@@ -20,11 +20,26 @@ here=$(dirname "$0")
 all_suites=(foundation vrrp parity iproute2 frr lowers hostile packaging)
 suites=(${MVV_SUITES:-${all_suites[@]}})
 
-declare -A planned=()
-while read -r name count; do
+declare -A planned=() shard_of=()
+while read -r name count part; do
 	case "$name" in ''|\#*) continue ;; esac
 	planned[$name]=$count
+	shard_of[$name]=${part:-1}
 done < "$here/plan"
+
+# MVV_SHARD=i/n: this VM runs the suites that tests/vm/plan gives shard i;
+# the other shards run in VMs of their own (scripts/check). A suite with no
+# shard in 1..n would run nowhere: that fails suites_complete.
+shard=${MVV_SHARD:-} unsharded=()
+if [ -n "$shard" ]; then
+	mine=()
+	for s in "${all_suites[@]}"; do
+		part=${shard_of[$s]:-0}
+		[ "$part" -ge 1 ] && [ "$part" -le "${shard#*/}" ] || unsharded+=("$s")
+		[ "$part" = "${shard%/*}" ] && mine+=("$s")
+	done
+	all_suites=("${mine[@]}")
+fi
 
 # Sizes: CI (default) and full.
 case "${MVV_SIZE:-ci}" in
@@ -50,6 +65,7 @@ check() { if [ "$2" = 0 ]; then ok "$1"; else not_ok "$1" "${3:-}"; fi; }
 echo "KTAP version 1"
 echo "1..$expected"
 echo "# kernel $(uname -r), accelerator: ${MVV_ACCEL:-unknown}, size ${MVV_SIZE:-ci}"
+[ -n "$shard" ] && echo "# shard $shard: ${all_suites[*]}"
 
 if mvv_kmsg_start; then ok kmsg_reader; else not_ok kmsg_reader "no kernel log reader ($MVV_HARNESS kmsg)"; fi
 if [ -z "$(mvv_splats)" ]; then ok boot_clean; else not_ok boot_clean "report at boot: $(mvv_splats | head -n1)"; fi
@@ -61,7 +77,9 @@ else
 	not_ok kmemleak_ready "no writable $MVV_KMEMLEAK (kernel without CONFIG_DEBUG_KMEMLEAK?)"
 fi
 
-if [ "${#suites[@]}" = "${#all_suites[@]}" ]; then
+if [ "${#unsharded[@]}" -gt 0 ]; then
+	not_ok suites_complete "no shard of $shard in tests/vm/plan for: ${unsharded[*]}"
+elif [ "${#suites[@]}" = "${#all_suites[@]}" ]; then
 	ok suites_complete
 elif [ "${CI:-}" = true ]; then
 	not_ok suites_complete "MVV_SUITES='${MVV_SUITES:-}' narrows the run under CI"
