@@ -84,27 +84,32 @@ void mvv_stacked_setup(struct net_device *dev)
 	dev->change_proto_down = true;
 }
 
-#define MVV_FEATURES \
+/*
+ * The features of a device stacked on a lower device, as the C macvlan and
+ * ipvlan drivers define them: what it may take over from the lower device,
+ * and the software offloads it always has.
+ */
+#define MVV_STACKED_FEATURES \
 	(NETIF_F_SG | NETIF_F_HW_CSUM | NETIF_F_HIGHDMA | NETIF_F_FRAGLIST | \
 	 NETIF_F_GSO | NETIF_F_TSO | NETIF_F_LRO | \
 	 NETIF_F_TSO_ECN | NETIF_F_TSO6 | NETIF_F_GRO | NETIF_F_RXCSUM | \
 	 NETIF_F_HW_VLAN_CTAG_FILTER | NETIF_F_HW_VLAN_STAG_FILTER)
-#define MVV_ALWAYS_ON_OFFLOADS \
+#define MVV_STACKED_ALWAYS_ON_OFFLOADS \
 	(NETIF_F_SG | NETIF_F_HW_CSUM | NETIF_F_GSO_SOFTWARE | \
 	 NETIF_F_GSO_ROBUST | NETIF_F_GSO_ENCAP_ALL)
-#define MVV_ALWAYS_ON_FEATURES MVV_ALWAYS_ON_OFFLOADS
+#define MVV_STACKED_ALWAYS_ON_FEATURES MVV_STACKED_ALWAYS_ON_OFFLOADS
 #define MVV_STATE_MASK \
 	((1 << __LINK_STATE_NOCARRIER) | (1 << __LINK_STATE_DORMANT))
 
-void mvv_upper_inherit_lower(struct net_device *dev, struct net_device *lower)
+void mvv_stacked_inherit_lower(struct net_device *dev, struct net_device *lower)
 {
 	dev->state = (dev->state & ~MVV_STATE_MASK) |
 		     (lower->state & MVV_STATE_MASK);
-	dev->features = lower->features & MVV_FEATURES;
-	dev->features |= MVV_ALWAYS_ON_FEATURES;
+	dev->features = lower->features & MVV_STACKED_FEATURES;
+	dev->features |= MVV_STACKED_ALWAYS_ON_FEATURES;
 	dev->hw_features |= NETIF_F_LRO;
-	dev->vlan_features = lower->vlan_features & MVV_FEATURES;
-	dev->vlan_features |= MVV_ALWAYS_ON_OFFLOADS;
+	dev->vlan_features = lower->vlan_features & MVV_STACKED_FEATURES;
+	dev->vlan_features |= MVV_STACKED_ALWAYS_ON_OFFLOADS;
 	dev->hw_enc_features |= dev->features;
 	dev->lltx = true;
 	netif_inherit_tso_max(dev, lower);
@@ -310,7 +315,7 @@ void mvv_set_lockdep_class(struct net_device *dev)
 	lockdep_set_class(&dev->addr_list_lock, &mvv_netdev_addr_lock_key);
 }
 
-netdev_features_t mvv_fix_features(struct net_device *dev,
+netdev_features_t mvv_stacked_fix_features(struct net_device *dev,
 				   struct net_device *lower,
 				   netdev_features_t features)
 {
@@ -321,12 +326,12 @@ netdev_features_t mvv_fix_features(struct net_device *dev,
 	mask = features;
 	lower_features &= (features | ~NETIF_F_LRO);
 	features = netdev_increment_features(lower_features, features, mask);
-	features |= MVV_ALWAYS_ON_FEATURES;
-	features &= (MVV_ALWAYS_ON_FEATURES | MVV_FEATURES);
+	features |= MVV_STACKED_ALWAYS_ON_FEATURES;
+	features &= (MVV_STACKED_ALWAYS_ON_FEATURES | MVV_STACKED_FEATURES);
 	return features;
 }
 
-void mvv_inherit_tso_max_and_update(struct net_device *dev,
+void mvv_stacked_follow_features(struct net_device *dev,
 				    struct net_device *lower)
 {
 	netif_inherit_tso_max(dev, lower);

@@ -38,7 +38,7 @@ bool mvv_netdev_dismantle(const struct net_device *dev);
  * not generate stable accessors for them.
  */
 void mvv_stacked_setup(struct net_device *dev);
-void mvv_upper_inherit_lower(struct net_device *dev, struct net_device *lower);
+void mvv_stacked_inherit_lower(struct net_device *dev, struct net_device *lower);
 
 /* Calls @cb for each multicast address of @dev with its sync count. */
 void mvv_for_each_mc_addr(struct net_device *dev,
@@ -98,10 +98,10 @@ int mvv_ethtool_link_ksettings_lower(struct net_device *lower,
 /* Lockdep classes for a device stacked on another, as the C driver sets. */
 void mvv_set_lockdep_class(struct net_device *dev);
 /* Feature arithmetic of the C driver's ndo_fix_features. */
-netdev_features_t mvv_fix_features(struct net_device *dev,
+netdev_features_t mvv_stacked_fix_features(struct net_device *dev,
 				   struct net_device *lower,
 				   netdev_features_t features);
-void mvv_inherit_tso_max_and_update(struct net_device *dev,
+void mvv_stacked_follow_features(struct net_device *dev,
 				    struct net_device *lower);
 void mvv_set_mtu(struct net_device *dev, unsigned int mtu);
 void mvv_init_list_head(struct list_head *head);

@@ -331,7 +331,7 @@ impl NetDevice {
         // SAFETY: both devices are valid; RTNL is held and `self` is not
         // visible yet (`ndo_init`).
         unsafe {
-            bindings::mvv_upper_inherit_lower(self.as_ptr(), lower.as_ptr());
+            bindings::mvv_stacked_inherit_lower(self.as_ptr(), lower.as_ptr());
             bindings::mvv_set_lockdep_class(self.as_ptr());
         }
     }
@@ -340,14 +340,14 @@ impl NetDevice {
     /// (`ndo_fix_features`).
     pub(crate) fn stacked_fix_features(&self, lower: &NetDevice, features: u64) -> u64 {
         // SAFETY: both devices are valid; the helper only reads them.
-        unsafe { bindings::mvv_fix_features(self.as_ptr(), lower.as_ptr(), features) }
+        unsafe { bindings::mvv_stacked_fix_features(self.as_ptr(), lower.as_ptr(), features) }
     }
 
     /// Follows a feature change of `lower`: TSO limits, header room, then
     /// `netdev_update_features`.
     pub(crate) fn stacked_follow_features(&self, _rtnl: Rtnl<'_>, lower: &NetDevice) {
         // SAFETY: both devices are valid; RTNL is held.
-        unsafe { bindings::mvv_inherit_tso_max_and_update(self.as_ptr(), lower.as_ptr()) };
+        unsafe { bindings::mvv_stacked_follow_features(self.as_ptr(), lower.as_ptr()) };
     }
 
     /// Changes the device's address through its driver
