@@ -63,6 +63,20 @@ enum Cmd {
         #[arg(long, value_name = "SEED", value_parser = parse_seed)]
         seed: Option<u64>,
     },
+    /// Fuzz suite: a seeded stream of create/change/delete/up/down
+    /// requests for kind macvlan against the C macvlan.ko and against ours,
+    /// each in a fresh namespace; errno and state compared after each
+    Fuzz {
+        /// Path to macvlan_vrrp.ko (inserted after the C driver's run)
+        #[arg(long, value_name = "PATH")]
+        module: PathBuf,
+        /// Requests per driver (make check: 5000; make check-full: 200000)
+        #[arg(long, value_name = "N", default_value_t = 20_000)]
+        requests: usize,
+        /// The stream's seed (decimal or 0x hex)
+        #[arg(long, value_name = "SEED", value_parser = parse_seed, default_value = "0x66757a7a")]
+        seed: u64,
+    },
     /// Print one failing TAP test and exit 1 (checks failure propagation)
     SelftestFail,
     /// Run a command on FRR daemons' vty sockets (as vtysh does) and print
@@ -253,6 +267,15 @@ fn main() -> ExitCode {
             run_async(&mut tap, |tap| {
                 Box::pin(async move { suites::hostile::run(tap, frames, seed).await })
             });
+            tap.finish()
+        }
+        Cmd::Fuzz {
+            module,
+            requests,
+            seed,
+        } => {
+            let mut tap = Tap::new(out.lock(), Some(suites::fuzz::TESTS.len()));
+            suites::fuzz::run(&mut tap, &module, requests, seed);
             tap.finish()
         }
         Cmd::Parity { module, uppers } => {

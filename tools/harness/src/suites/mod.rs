@@ -3,6 +3,7 @@
 
 pub mod common;
 pub mod foundation;
+pub mod fuzz;
 pub mod hostile;
 pub mod parity;
 pub mod parity_review;
