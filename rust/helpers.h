@@ -75,7 +75,7 @@ void mvv_rcu_read_unlock(void);
 void mvv_synchronize_net(void);
 bool mvv_rtnl_is_locked(void);
 
-/* The IFLA_MACVLAN_* policy, in C for its designated initializers. */
+/* Attribute payloads. */
 u32 mvv_nla_get_u32(const struct nlattr *nla);
 u16 mvv_nla_get_u16(const struct nlattr *nla);
 s32 mvv_nla_get_s32(const struct nlattr *nla);

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Safe abstractions over the C netdev API, as used by `macvlan_vrrp`.
+//! Safe abstractions over the C netdev API, in the shape of `rust/kernel/net/`.
 //!
 //! Upstream 6.12 has no `net_device` abstraction: `kernel::bindings` keeps
 //! `struct net_device` opaque. These modules are the small, safe layer the
