@@ -365,6 +365,11 @@ void mvv_cond_resched(void)
 	cond_resched();
 }
 
+bool mvv_work_pending(struct work_struct *work)
+{
+	return work_pending(work);
+}
+
 struct vlan_pcpu_stats __percpu *mvv_pcpu_stats_alloc(void)
 {
 	return netdev_alloc_pcpu_stats(struct vlan_pcpu_stats);

@@ -108,6 +108,7 @@ void mvv_init_list_head(struct list_head *head);
 bool mvv_netdev_unregistering(const struct net_device *dev);
 bool mvv_netdev_uninitialized(const struct net_device *dev);
 void mvv_cond_resched(void);
+bool mvv_work_pending(struct work_struct *work);
 
 /*
  * Per-CPU counters, the C driver's struct vlan_pcpu_stats: packets, bytes

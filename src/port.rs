@@ -326,9 +326,12 @@ impl Port {
         let tag = src.map(|s| ARef::from(s.dev()));
         let limit = this.bc_queue_len_used.get();
         let queued = this.bc_queue.push_limited(nskb, tag, limit);
-        // Queued or not, as C does; a work item already pending gives the
-        // reference back.
-        let _ = workqueue::system_unbound().enqueue(Arc::from(this));
+        // Queued or not, as C does. A pending item will see this frame; only
+        // an idle one needs queueing, and a reference to the port (which a
+        // lost race to queue it gives back).
+        if !work::is_pending(&*this) {
+            let _ = workqueue::system_unbound().enqueue(Arc::from(this));
+        }
         if queued.is_err() {
             this.lower().count_rx_dropped();
         }

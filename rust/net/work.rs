@@ -12,6 +12,20 @@ use kernel::bindings;
 use kernel::sync::Arc;
 use kernel::workqueue::{HasWork, Work, WorkItem};
 
+/// Whether `this`'s work item `ID` is queued and has not started running
+/// (`work_pending`). The workqueue clears the bit before it runs the item,
+/// so an item seen pending after a change will see the change.
+pub(crate) fn is_pending<T, const ID: u64>(this: &T) -> bool
+where
+    T: HasWork<T, ID>,
+{
+    let ptr: *const T = this;
+    // SAFETY: `this` is valid, so the `Work` field that `HasWork` names is.
+    let work = unsafe { Work::raw_get(T::raw_get_work(ptr.cast_mut())) };
+    // SAFETY: `work` is an initialised `work_struct`; the helper reads a bit.
+    unsafe { super::bindings::mvv_work_pending(work.cast()) }
+}
+
 /// Cancels `this`'s work item `ID` and waits for a running instance of it to
 /// finish (`cancel_work_sync`). The reference a pending item held is dropped
 /// here. Returns whether the item was pending.
