@@ -226,8 +226,9 @@ impl Stream {
             m.attr(BC_QUEUE_LEN_USED, &3u32.to_ne_bytes());
         }
         if self.rng.chance(1, 40) {
-            // A u32 attribute with a short payload, and one with a long one.
-            if self.rng.chance(1, 2) {
+            // A u32 attribute with a short payload (refused by the policy,
+            // before anything changes), or one with a long one (taken).
+            if only_sources || self.rng.chance(1, 2) {
                 what.push_str(" MODE:short");
                 m.attr(MODE, &[4, 0]);
             } else {
