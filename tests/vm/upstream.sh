@@ -80,13 +80,13 @@ probe() {
 	ip netns del upprobe 2>/dev/null
 	ip netns add upprobe &&
 		"$IP" -n upprobe -batch - <<-EOF || return 1
-			link add a type veth peer name b
-			link set a up
-			link set b up
-			link add link b name vmac4 address 00:00:5e:00:01:0a type macvlan mode vrrp
+			link add name pa type veth peer name pb
+			link set pa up
+			link set pb up
+			link add link pb name vmac4 address 00:00:5e:00:01:0a type macvlan mode vrrp
 			link set vmac4 up
 		EOF
-	ip netns exec upprobe mausezahn a -q -c 3 -d 1msec "$ADV4"
+	ip netns exec upprobe mausezahn pa -q -c 3 -d 1msec "$ADV4"
 	mvv_nap 0.5
 	drv=$(ip netns exec upprobe ethtool -i vmac4 | sed -n 's/^driver: //p')
 	stats=$(ip netns exec upprobe ethtool -S vmac4 2>&1 | grep -E 'vrrp_adverts_to_lower|no stats' | tr -s ' ' | tr '\n' ' ')
