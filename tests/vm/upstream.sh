@@ -54,9 +54,13 @@ check upstream_staged $? "missing:$missing"
 bin=$(mktemp -d /tmp/mvv-upstream-bin.XXXXXX)
 [ -n "$IP" ] && ln -s "$IP" "$bin/ip"
 
-# Runs the kselftest; its output goes to $1.
+# Runs the kselftest; its output goes to $1, how long it took to $1.time.
 kselftest() { # out
+	local rc t0=$(date +%s)
 	(cd "$stage/selftests" && PATH="$bin:$PATH" bash ./macvlan_vrrp.sh) > "$1" 2>&1
+	rc=$?
+	echo "$(( $(date +%s) - t0 ))" > "$1.time"
+	return "$rc"
 }
 
 # A kselftest run passed: status 0 and $KSFT_CHECKS checks, all OK.
@@ -95,7 +99,7 @@ probe() {
 }
 
 c_out=$(mktemp) r_out=$(mktemp)
-trap 'rm -rf "$c_out" "$r_out" "$bin"' EXIT
+trap 'rm -rf "$c_out" "$r_out" "$c_out.time" "$r_out.time" "$bin"' EXIT
 
 # ---- the patched C driver ----------------------------------------------
 c_loaded=1
@@ -115,6 +119,7 @@ if [ "$c_loaded" = 0 ]; then
 	out=$(ksft_passed "$c_out" $?)
 	check kselftest_c $? "$(tail -n1 <<<"$out")"
 	echo "$out" | grep '^#'
+	note "kselftest on the patched C driver took $(cat "$c_out.time") s"
 
 	# FRR vrrpd, unmodified, on the patched C driver's VRRP mode.
 	rm -rf "$run"
@@ -151,6 +156,7 @@ kselftest "$r_out"
 out=$(ksft_passed "$r_out" $?)
 check kselftest_rust $? "$(tail -n1 <<<"$out")"
 echo "$out" | grep '^#'
+note "kselftest on macvlan_vrrp took $(cat "$r_out.time") s"
 
 # ---- the differential transcript -----------------------------------------
 echo "# differential transcript: each kselftest check, C driver | macvlan_vrrp"
