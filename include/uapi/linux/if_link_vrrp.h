@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
 /*
  * MACVLAN_MODE_VRRP: the uapi addition proposed in
- * patches/0001-macvlan-add-MACVLAN_MODE_VRRP.patch.
+ * patches/linux/0001-macvlan-add-MACVLAN_MODE_VRRP.patch.
  *
  * Until it is upstream, userspace and this module take the value from here.
  * It is the next free bit of enum macvlan_mode after MACVLAN_MODE_SOURCE
