@@ -88,8 +88,10 @@ instances_private=(
 segment() { # label
 	SEG=$1
 	case "$SEG" in
-	vrrp) P=kv- KA=$KA_PATCHED MODE=vrrp insts=("${instances_vrrp[@]}") ;;
-	private) P=ks- KA=$KA_STOCK MODE=private insts=("${instances_private[@]}") ;;
+	# --vrrp (no checker process) exists only in builds with LVS, as
+	# Debian's; the patched one is built without LVS.
+	vrrp) P=kv- KA=$KA_PATCHED KA_OPTS=() MODE=vrrp insts=("${instances_vrrp[@]}") ;;
+	private) P=ks- KA=$KA_STOCK KA_OPTS=(--vrrp) MODE=private insts=("${instances_private[@]}") ;;
 	esac
 	run=$base_run/$SEG
 	KIND=veth NET=0 NIC=eth0 GWNIC=eth0 GWDEV=eth0 SFX=
@@ -103,35 +105,21 @@ inst() { # row
 	if [ "$FAMILY" = 6 ]; then GW_IP=fd00::1; else GW_IP=10.0.0.1; fi
 }
 
-# keepalived.conf for router $1 at priority $2.
+# keepalived.conf for router $1 at priority $2 (printf, not cat: a process
+# start costs about half a second of CPU under TCG with the debug kernel).
 ka_conf() { # router priority
-	local r=$1 prio=$2 row iv
-	cat <<-EOF
-	global_defs {
-	    router_id $r
-	    notify_fifo $run/$r/fifo
-	}
-	EOF
+	local r=$1 prio=$2 row iv len
+	printf '%s\n' "global_defs {" "    router_id $r" "    notify_fifo $run/$r/fifo" "}"
 	for row in "${insts[@]}"; do
 		inst "$row"
-		iv=$((IV_MS / 1000)).$(printf '%03d' $((IV_MS % 1000)))
-		cat <<-EOF
-		vrrp_instance $I {
-		    state BACKUP
-		    interface eth0
-		    virtual_router_id $VRID
-		    priority $prio
-		    version $VERSION
-		    advert_int $iv
-		    use_vmac $UPPER
-		EOF
+		printf -v iv '%d.%03d' $((IV_MS / 1000)) $((IV_MS % 1000))
+		len=24
+		[ "$FAMILY" = 6 ] && len=64
+		printf '%s\n' "vrrp_instance $I {" "    state BACKUP" "    interface eth0" \
+			"    virtual_router_id $VRID" "    priority $prio" "    version $VERSION" \
+			"    advert_int $iv" "    use_vmac $UPPER"
 		if [ "$MODE" = vrrp ]; then echo "    vmac_vrrp_mode"; fi
-		cat <<-EOF
-		    virtual_ipaddress {
-		        $VIP/$([ "$FAMILY" = 6 ] && echo 64 || echo 24)
-		    }
-		}
-		EOF
+		printf '%s\n' "    virtual_ipaddress {" "        $VIP/$len" "    }" "}"
 	done
 }
 
@@ -203,7 +191,7 @@ start_ka() { # router priority
 	fifo_reader "$r"
 	(
 		export TMPDIR=$d
-		exec ip netns exec "$P$r" "$KA" -n -l -D -G --vrrp -f "$d/keepalived.conf" \
+		exec ip netns exec "$P$r" "$KA" -n -l -D -G "${KA_OPTS[@]}" -f "$d/keepalived.conf" \
 			-p "$d/keepalived.pid" -r "$d/vrrp.pid" > "$d/keepalived.log" 2>&1
 	) &
 	echo $! > "$d/ka.pid"
@@ -230,7 +218,7 @@ stop_segment() {
 # keepalived's state of instance $2 on router $1, from its notify_fifo.
 ka_state() { # router instance
 	local s=
-	read -r s < "$run/$1/state.$2" 2>/dev/null
+	read -r s 2>/dev/null < "$run/$1/state.$2"
 	echo "${s:-?}"
 }
 # "r1 X, r2 Y" for instance $1.
@@ -422,7 +410,7 @@ segment_checks() {
 		[ "$(both "$I")" = "r1 MASTER, r2 BACKUP" ]
 		check "${I}_election" $? "$s"
 	done
-	note "election: $s"
+	note "election at $((SECONDS - start)) s: $s"
 
 	o=$(vmacs_ok)
 	check vmacs_mode_$MODE $? "$o"
@@ -448,6 +436,7 @@ segment_checks() {
 		note "$I: r2 keepalived adverts received $a -> $b, $UPPER vrrp_adverts_to_lower ${st0:-?} -> ${st1:-?}"
 	done
 
+	note "adverts counted at $((SECONDS - start)) s"
 	o=$(never_two_masters 6)
 	rc=$?
 	for row in "${insts[@]}"; do
@@ -471,6 +460,7 @@ segment_checks() {
 
 	before=$(vmacs_learnt_on r1)
 	local before_rc=$?
+	note "gateway and NAT checked at $((SECONDS - start)) s"
 
 	# Cable pull: r1's switch port down; every instance fails over to r2.
 	local states_before=
@@ -506,6 +496,7 @@ segment_checks() {
 	check adverts_from_vmac $? "master r1:$before; after failover, r2:$after"
 	note "the switch learnt every VMAC on the master's port: r1 before the cable pull, r2 after${before:+ (r1:$before)}${after:+ (r2:$after)}"
 
+	note "failover checked at $((SECONDS - start)) s"
 	cable r1 up
 	s=$(wait_states 20 MASTER BACKUP)
 	rc=$?
@@ -548,11 +539,13 @@ setup() {
 	for seg in "${segs[@]}"; do
 		segment "$seg"
 		ka_topology || { echo "$seg: topology failed"; return 1; }
+		echo "# $seg: topology at $((SECONDS - t0)) s"
 		if [ "$MODE" = vrrp ]; then
 			ipn r2 -o link show eth0v10v4 | cut -d: -f1 > "$run/r2/old_ifindex"
 		fi
 		mkfifo "$run/r1/fifo" "$run/r2/fifo" || return 1
 		nat_listener r1 && nat_listener r2 || { echo "$seg: NAT listeners did not start"; return 1; }
+		echo "# $seg: NAT listeners at $((SECONDS - t0)) s"
 	done
 	for seg in "${segs[@]}"; do
 		segment "$seg"
@@ -563,7 +556,8 @@ setup() {
 # hold a command substitution's pipe open.
 if setup > "$out/setup.log" 2>&1; then
 	ok keepalived_setup
-	echo "# set-up of 2 segments: $((SECONDS - t0)) s"
+	grep '^#' "$out/setup.log"
+	echo "# set-up of ${#segs[@]} segments: $((SECONDS - t0)) s"
 else
 	not_ok keepalived_setup "$(tail -n 3 "$out/setup.log" | tr '\n' ' ')"
 	for SEG in vrrp private; do segment "$SEG"; stop_segment; done
@@ -628,7 +622,7 @@ c_driver() {
 	[ "$rc" != 0 ] && grep -q "$m" <<<"$o"
 	echo "CHECK	$?	c_driver_configtest_refused	keepalived -t status $rc: $(grep -m1 vmac_vrrp_mode <<<"$o")"
 	echo "# keepalived -t: status $rc: $(grep -m1 vmac_vrrp_mode <<<"$o")"
-	o=$(cd "$run/r1" && TMPDIR=$run/r1 timeout 60 ip netns exec kc-r1 "$KA_PATCHED" -n -l -G --vrrp \
+	o=$(cd "$run/r1" && TMPDIR=$run/r1 timeout 60 ip netns exec kc-r1 "$KA_PATCHED" -n -l -G \
 		-f "$run/r1/keepalived.conf" -p "$run/r1/k.pid" -r "$run/r1/v.pid" 2>&1)
 	rc=$?
 	[ "$rc" != 0 ] && [ "$rc" != 124 ] && grep -q "$m" <<<"$o" && grep -q 'exited with permanent error CONFIG' <<<"$o"
