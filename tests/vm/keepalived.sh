@@ -73,15 +73,16 @@ P=ka-
 
 # ---- per segment -------------------------------------------------------
 # The instances of a segment: name family VRRP-version VRID interval-ms
-# VIP VMAC-name.
+# VIP VMAC-name gateway. Each in its own subnet: two VMACs in one subnet
+# would send ARP from each other's VIP.
 instances_vrrp=(
-	"v4 4 2 10 1000 10.0.0.2 eth0v10v4"
-	"v4v3 4 3 20 500 10.0.0.3 eth0v20v4"
-	"v6 6 3 10 500 fd00::2 eth0v10v6"
+	"v4 4 2 10 1000 10.0.0.2 eth0v10v4 10.0.0.1"
+	"v4v3 4 3 20 500 10.0.1.2 eth0v20v4 10.0.1.1"
+	"v6 6 3 10 500 fd00::2 eth0v10v6 fd00::1"
 )
 instances_private=(
-	"v4 4 2 10 1000 10.0.0.2 eth0v10v4"
-	"v6 6 3 10 500 fd00::2 eth0v10v6"
+	"v4 4 2 10 1000 10.0.0.2 eth0v10v4 10.0.0.1"
+	"v6 6 3 10 500 fd00::2 eth0v10v6 fd00::1"
 )
 
 # Sets the globals of segment $1 (vrrp or private).
@@ -100,9 +101,8 @@ segment() { # label
 # Sets the globals of instance row $1 (frr-lib's VIP, UPPER, VMAC, GW_IP,
 # FAMILY, for its NAT and gateway helpers).
 inst() { # row
-	read -r I FAMILY VERSION VRID IV_MS VIP UPPER <<<"$1"
-	VMAC=$(vmac "$VRID")
-	if [ "$FAMILY" = 6 ]; then GW_IP=fd00::1; else GW_IP=10.0.0.1; fi
+	read -r I FAMILY VERSION VRID IV_MS VIP UPPER GW_IP <<<"$1"
+	printf -v VMAC '00:00:5e:00:%02x:%02x' "$((FAMILY == 6 ? 2 : 1))" "$VRID"
 }
 
 # keepalived.conf for router $1 at priority $2 (printf, not cat: a process
@@ -142,7 +142,7 @@ ka_topology() {
 		"link set sw-gw master br0 up" "link set sw-r1 master br0 up" "link set sw-r2 master br0 up" |
 		ipn sw -batch - || return 1
 	printf '%s\n' "link set lo up" "link set eth0 up" "addr add 10.0.0.1/24 dev eth0" \
-		"addr add fd00::1/64 dev eth0 nodad" | ipn gw -batch - || return 1
+		"addr add 10.0.1.1/24 dev eth0" "addr add fd00::1/64 dev eth0 nodad" | ipn gw -batch - || return 1
 	for r in r1 r2; do
 		{
 			echo "link set lo up"
@@ -175,8 +175,11 @@ fifo_reader() { # router
 		while read -r -u "$fd" kind name state _; do
 			[ "$kind" = INSTANCE ] || continue
 			name=${name//\"/}
-			printf '%s\n' "$state" > "$d/state.$name"
 			printf '%s %s %s\n' "${EPOCHREALTIME/./}" "$name" "$state" >> "$d/events"
+			# States only, not events such as MASTER_RX_LOWER_PRI
+			case "$state" in
+			MASTER | BACKUP | FAULT | STOP) printf '%s\n' "$state" > "$d/state.$name" ;;
+			esac
 		done
 	) &
 	echo $! > "$d/reader.pid"
@@ -215,14 +218,18 @@ stop_segment() {
 	for ns in gw sw r1 r2; do echo "netns del $P$ns"; done | ip -batch - 2>/dev/null
 }
 
-# keepalived's state of instance $2 on router $1, from its notify_fifo.
-ka_state() { # router instance
-	local s=
-	read -r s 2>/dev/null < "$run/$1/state.$2"
-	echo "${s:-?}"
+# keepalived's state of instance $2 on router $1, from its notify_fifo,
+# into S (no fork: the loops below poll often, and a fork is costly under
+# TCG with the debug kernel).
+st() { # router instance
+	S=
+	read -r S 2>/dev/null < "$run/$1/state.$2"
+	S=${S:-?}
 }
-# "r1 X, r2 Y" for instance $1.
-both() { echo "r1 $(ka_state r1 "$1"), r2 $(ka_state r2 "$1")"; }
+# "r1 X, r2 Y" for instance $1, into B.
+st2() { local a; st r1 "$1"; a=$S; st r2 "$1"; B="r1 $a, r2 $S"; }
+both() { st2 "$1"; echo "$B"; }
+ka_state() { st "$1" "$2"; echo "$S"; }
 # Waits up to $1 s until every instance is "r1 $2, r2 $3"; prints each
 # instance's states.
 wait_states() { # seconds r1-state r2-state
@@ -231,13 +238,14 @@ wait_states() { # seconds r1-state r2-state
 		all=1
 		for row in "${insts[@]}"; do
 			inst "$row"
-			[ "$(ka_state r1 "$I")" = "$2" ] && [ "$(ka_state r2 "$I")" = "$3" ] || all=
+			st2 "$I"
+			[ "$B" = "r1 $2, r2 $3" ] || all=
 		done
 		[ -n "$all" ] && break
 		[ "$SECONDS" -ge "$end" ] && break
 		mvv_nap 0.2
 	done
-	for row in "${insts[@]}"; do inst "$row"; printf '%s: %s; ' "$I" "$(both "$I")"; done
+	for row in "${insts[@]}"; do inst "$row"; st2 "$I"; printf '%s: %s; ' "$I" "$B"; done
 	echo
 	[ -n "$all" ]
 }
@@ -246,11 +254,11 @@ wait_r2_master() { # seconds
 	local end=$((SECONDS + $1)) row all
 	while :; do
 		all=1
-		for row in "${insts[@]}"; do inst "$row"; [ "$(ka_state r2 "$I")" = MASTER ] || all=; done
+		for row in "${insts[@]}"; do inst "$row"; st r2 "$I"; [ "$S" = MASTER ] || all=; done
 		[ -n "$all" ] || [ "$SECONDS" -ge "$end" ] && break
 		mvv_nap 0.1
 	done
-	for row in "${insts[@]}"; do inst "$row"; printf '%s: %s; ' "$I" "$(both "$I")"; done
+	for row in "${insts[@]}"; do inst "$row"; st2 "$I"; printf '%s: %s; ' "$I" "$B"; done
 	echo
 	[ -n "$all" ]
 }
@@ -262,7 +270,8 @@ never_two_masters() { # seconds
 		samples=$((samples + 1))
 		for row in "${insts[@]}"; do
 			inst "$row"
-			if [ "$(ka_state r1 "$I")" = MASTER ] && [ "$(ka_state r2 "$I")" = MASTER ]; then
+			st2 "$I"
+			if [ "$B" = "r1 MASTER, r2 MASTER" ]; then
 				echo "two masters of $I at sample $samples"
 				return 1
 			fi
@@ -361,10 +370,18 @@ vmacs_learnt_on() { # router
 
 # The gateway reaches instance $I's VIP at its VMAC, and r1 (the master)
 # reaches the gateway through the VMAC and has a neighbour entry for it.
+# frr-lib's, with two pings instead of three.
+gateway_reaches_vip() {
+	local f= gwmac
+	in_ns gw ping -c 2 -i 0.2 -W 2 "$VIP" >/dev/null || f="gateway cannot ping $VIP;"
+	gwmac=$(in_ns gw ip neigh show "$VIP" dev "$GWDEV")
+	[[ $gwmac == *" lladdr $VMAC "* ]] || f="$f gateway maps $VIP to '$gwmac';"
+	echo "$f"
+}
 gateway_and_neighbour() { # router
 	local f nb
 	f=$(gateway_reaches_vip)
-	in_ns "$1" ping -c 2 -i 0.3 -W 2 -I "$UPPER" "$GW_IP" >/dev/null 2>&1 || f="$f $1 cannot ping the gateway through $UPPER;"
+	in_ns "$1" ping -c 2 -i 0.2 -W 2 -I "$UPPER" "$GW_IP" >/dev/null 2>&1 || f="$f $1 cannot ping the gateway through $UPPER;"
 	nb=$(in_ns "$1" ip neigh show "$GW_IP" dev "$UPPER")
 	grep -qE 'REACHABLE|STALE|DELAY|PROBE' <<<"$nb" || f="$f $1's $UPPER has no entry for the gateway ('$nb');"
 	echo "$f"
@@ -393,8 +410,16 @@ limit_ms() { # interval-ms
 segment_checks() {
 	local row s rc f o rx0 rx1 st0 st1 t0 took lim before nb
 	local -A steer0
+	s=$(wait_states 30 MASTER BACKUP)
+	rc=$?
+	for row in "${insts[@]}"; do
+		inst "$row"
+		st2 "$I"
+		[ "$B" = "r1 MASTER, r2 BACKUP" ]
+		check "${I}_election" $? "$s"
+	done
+	note "election at $((SECONDS - start)) s: $s"
 	if [ "$MODE" = vrrp ]; then
-		f=$(cat "$run/recreate.note" 2>/dev/null)
 		read -r idx_before < "$run/r2/old_ifindex" 2>/dev/null
 		idx_now=$(ipn r2 -o link show eth0v10v4 2>/dev/null | cut -d: -f1)
 		[ -n "${idx_before:-}" ] && [ -n "$idx_now" ] && [ "$idx_now" != "$idx_before" ] &&
@@ -403,14 +428,6 @@ segment_checks() {
 		note "r2's private-mode eth0v10v4 (ifindex ${idx_before:-?}) re-created by keepalived in VRRP mode (ifindex ${idx_now:-?})"
 	fi
 
-	s=$(wait_states 30 MASTER BACKUP)
-	rc=$?
-	for row in "${insts[@]}"; do
-		inst "$row"
-		[ "$(both "$I")" = "r1 MASTER, r2 BACKUP" ]
-		check "${I}_election" $? "$s"
-	done
-	note "election at $((SECONDS - start)) s: $s"
 
 	o=$(vmacs_ok)
 	check vmacs_mode_$MODE $? "$o"
@@ -464,7 +481,7 @@ segment_checks() {
 
 	# Cable pull: r1's switch port down; every instance fails over to r2.
 	local states_before=
-	for row in "${insts[@]}"; do inst "$row"; states_before="$states_before$I: $(both "$I"); "; done
+	for row in "${insts[@]}"; do inst "$row"; st2 "$I"; states_before="$states_before$I: $B; "; done
 	cable r1 down
 	t0=${EPOCHREALTIME/./}
 	lim=$(limit_ms 1000)
@@ -529,8 +546,8 @@ o=$(ip netns add ka-t && printf '%s\n' "link add eth0 type veth peer name p0" "l
 	ip netns exec ka-t "$KA_PATCHED" -t -f "$out/vrrp-test.conf" 2>&1)
 rc=$?
 ip netns del ka-t 2>/dev/null
-[ "$rc" = 0 ]
 o=${o//$'\n'/ / }
+[ "$rc" = 0 ]
 pcheck configtest_accepts_vmac_vrrp_mode $? "keepalived -t (status $rc): $o"
 echo "# keepalived -t with vmac_vrrp_mode on macvlan_vrrp: status $rc${o:+: $o}"
 
