@@ -551,16 +551,28 @@ o=${o//$'\n'/ / }
 pcheck configtest_accepts_vmac_vrrp_mode $? "keepalived -t (status $rc): $o"
 echo "# keepalived -t with vmac_vrrp_mode on macvlan_vrrp: status $rc${o:+: $o}"
 
+# The segments' topologies at the same time (the processes' starts keep
+# both CPUs busy), then the NAT listeners and keepalived.
+topology_bg() { # segment
+	segment "$1"
+	ka_topology || { echo "$1: topology failed"; return 1; }
+	if [ "$MODE" = vrrp ]; then
+		ipn r2 -o link show eth0v10v4 | cut -d: -f1 > "$run/r2/old_ifindex"
+	fi
+	mkfifo "$run/r1/fifo" "$run/r2/fifo" || return 1
+	touch "$run/topology.ok"
+	echo "# $1: topology at $((SECONDS - t0)) s"
+}
 setup() {
-	local seg
+	local seg tp=()
+	for seg in "${segs[@]}"; do
+		topology_bg "$seg" &
+		tp+=($!)
+	done
+	wait "${tp[@]}"
 	for seg in "${segs[@]}"; do
 		segment "$seg"
-		ka_topology || { echo "$seg: topology failed"; return 1; }
-		echo "# $seg: topology at $((SECONDS - t0)) s"
-		if [ "$MODE" = vrrp ]; then
-			ipn r2 -o link show eth0v10v4 | cut -d: -f1 > "$run/r2/old_ifindex"
-		fi
-		mkfifo "$run/r1/fifo" "$run/r2/fifo" || return 1
+		[ -f "$run/topology.ok" ] || return 1
 		nat_listener r1 && nat_listener r2 || { echo "$seg: NAT listeners did not start"; return 1; }
 		echo "# $seg: NAT listeners at $((SECONDS - t0)) s"
 	done
