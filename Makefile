@@ -10,6 +10,8 @@
 #   make kernel     build (or find) the cached Rust-enabled 6.12 debug kernel
 #                   (KERNEL_FLAVOUR=release: the kernel of make bench)
 #   make setup      install the toolchain and packages (idempotent)
+#   make keepalived build (or find) the patched keepalived (vmac_vrrp_mode)
+#                   in the cache; prints its path
 #   make clippy     build the module with the pinned clippy-driver
 #   make rust-analyzer  write rust-project.json for the module
 #   make install    build, then install the module (signed when the kernel
@@ -53,7 +55,7 @@ ifneq ($(MVV_LIBCLANG),)
 export LIBCLANG_PATH := $(MVV_LIBCLANG)
 endif
 
-.PHONY: all module modules kernel setup check check-full demo bench clippy rust-analyzer \
+.PHONY: all module modules kernel keepalived setup check check-full demo bench clippy rust-analyzer \
 	rustfmt rustfmt-check install uninstall deb \
 	host-test vm-test clean
 
@@ -97,6 +99,9 @@ kernel:
 
 setup:
 	$(TOP)/scripts/setup
+
+keepalived:
+	$(TOP)/scripts/build-keepalived
 
 host-test:
 	cargo test --workspace --release

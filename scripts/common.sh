@@ -24,6 +24,7 @@ MVV_KERNEL_FLAVOUR=${MVV_KERNEL_FLAVOUR:-debug}
 
 # Debian source packages built with the project's patches.
 MVV_IPROUTE2_VERSION=6.1.0-3
+MVV_KEEPALIVED_VERSION=1:2.2.7-1
 
 MVV_CACHE=${MVV_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/macvlan-vrrp}
 MVV_JOBS=${MVV_JOBS:-$(( $(nproc) + 1 ))}
@@ -46,6 +47,35 @@ mvv_apt_source() { # name version dir
 		die "apt-get update with the private deb-src list failed (network?)"
 	(cd "$dir" && apt-get "${opts[@]}" -qq source --download-only "$name=$version" >/dev/null) ||
 		die "apt-get source $name=$version failed"
+}
+
+# Downloads only the upstream orig tarball of the Debian bookworm source
+# package NAME=VERSION into DIR (for keepalived, whose Debian packaging
+# tarball answers 404), through the same private apt configuration, with
+# apt's own downloader checking the SHA256 that the signed Sources index
+# gives. Prints the tarball's path.
+mvv_apt_orig_tarball() { # name version dir
+	local name=$1 version=$2 dir=$3 apt="$MVV_CACHE/apt" uri file hash f
+	f=$(ls "$dir"/"${name}"_*.orig.tar.* 2>/dev/null | head -n1)
+	if [ -n "$f" ] && [ -f "$dir/complete" ]; then
+		echo "$f"
+		return 0
+	fi
+	mkdir -p "$apt/lists/partial" "$dir"
+	echo "deb-src http://deb.debian.org/debian bookworm main" > "$apt/sources.list"
+	local opts=(-o "Dir::Etc::sourcelist=$apt/sources.list" -o Dir::Etc::sourceparts=-
+		-o "Dir::State::Lists=$apt/lists" -o "Dir::Cache=$apt/cache" -o APT::Sandbox::User=root)
+	note "apt: fetching the orig tarball of $name $version (private deb-src list under $apt)"
+	apt-get "${opts[@]}" -qq update >/dev/null ||
+		die "apt-get update with the private deb-src list failed (network?)"
+	read -r uri file _ hash < <(apt-get "${opts[@]}" -qq --print-uris source "$name=$version" |
+		grep -E "^'[^']*/${name}_[^ ]*\.orig\.tar\.[a-z0-9]+' ") ||
+		die "no orig tarball for $name=$version in the Sources index"
+	uri=${uri//\'/}
+	/usr/lib/apt/apt-helper -o APT::Sandbox::User=root download-file "$uri" "$dir/$file" "$hash" >/dev/null ||
+		die "downloading $uri failed (or its $hash did not match)"
+	touch "$dir/complete"
+	echo "$dir/$file"
 }
 
 mvv_kernel_make_vars() {

@@ -17,7 +17,7 @@ here=$(dirname "$0")
 # Harness subcommands (mvv-harness <suite>) and shell suites
 # (tests/vm/<suite>.sh), in order. packaging is last: it turns on module
 # signature enforcement, which cannot be turned off.
-all_suites=(foundation vrrp parity iproute2 frr upstream lowers hostile fuzz packaging)
+all_suites=(foundation vrrp parity iproute2 frr upstream lowers keepalived hostile fuzz packaging)
 
 declare -A planned=() shard_of=()
 while read -r name count part; do

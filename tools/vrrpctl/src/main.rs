@@ -62,11 +62,13 @@ fn vrrp_mode_warning(name: &str, lower: &str) -> String {
     format!(
         "warning: {name} is in VRRP mode: VRRP advertisements sent from its MAC stay on the \
          lower device {lower} instead of being delivered to {name}.\n\
-         warning: stock keepalived without vmac_xmit_base expects private mode to deliver the \
-         peer's advertisements to the VMAC device; under VRRP mode it would see no \
-         advertisements and both routers would become master (split brain).\n\
-         warning: use keepalived with vmac_xmit_base, FRR vrrpd, or another daemon that \
-         listens on the lower device."
+         warning: stock keepalived (use_vmac) expects private mode to deliver the peer's \
+         advertisements to the VMAC device; under VRRP mode it would see no advertisements \
+         and both routers would become master (split brain), and it turns a VMAC it manages \
+         back to private mode.\n\
+         warning: use keepalived with `use_vmac` plus `vmac_vrrp_mode` (patches/keepalived/, \
+         built by scripts/build-keepalived), which receives on the lower device and sends \
+         from the VMAC, or FRR vrrpd, or another daemon that listens on the lower device."
     )
 }
 
@@ -337,7 +339,8 @@ mod tests {
     #[test]
     fn warning_names_the_alternatives() {
         let w = vrrp_mode_warning("eth0v10", "eth0");
-        assert!(w.contains("vmac_xmit_base"));
+        assert!(w.contains("vmac_vrrp_mode"));
+        assert!(!w.contains("vmac_xmit_base"));
         assert!(w.contains("FRR vrrpd"));
         assert!(w.contains("split brain"));
         assert!(w.contains("lower device eth0"));
