@@ -17,7 +17,7 @@ here=$(dirname "$0")
 # Harness subcommands (mvv-harness <suite>) and shell suites
 # (tests/vm/<suite>.sh), in order. packaging is last: it turns on module
 # signature enforcement, which cannot be turned off.
-all_suites=(foundation vrrp parity iproute2 frr upstream lowers keepalived hostile fuzz packaging)
+all_suites=(foundation vrrp parity iproute2 frr upstream lowers keepalived hostile fuzz churn packaging)
 
 declare -A planned=() shard_of=()
 while read -r name count part; do
@@ -43,8 +43,8 @@ suites=(${MVV_SUITES:-${all_suites[@]}})
 
 # Sizes: CI (default) and full.
 case "${MVV_SIZE:-ci}" in
-full) parity_uppers=4096 hostile_frames=1000000 fuzz_requests=200000 ;;
-*) parity_uppers=256 hostile_frames=25000 fuzz_requests=5000 ;;
+full) parity_uppers=4096 hostile_frames=1000000 fuzz_requests=200000 churn_seconds=300 ;;
+*) parity_uppers=256 hostile_frames=25000 fuzz_requests=5000 churn_seconds=30 ;;
 esac
 
 # The checks of this script, besides each suite's own: kmsg_reader,
@@ -157,6 +157,8 @@ for suite in "${suites[@]}"; do
 		run_suite "$suite" "$MVV_HARNESS" hostile --frames "$hostile_frames"
 	elif [ "$suite" = fuzz ]; then
 		run_suite "$suite" "$MVV_HARNESS" fuzz --module "$MVV_KO" --requests "$fuzz_requests"
+	elif [ "$suite" = churn ]; then
+		run_suite "$suite" "$MVV_HARNESS" churn --module "$MVV_KO" --seconds "$churn_seconds"
 	elif [ "$suite" = parity ]; then
 		run_suite "$suite" "$MVV_HARNESS" parity --module "$MVV_KO" --uppers "$parity_uppers"
 	else

@@ -77,6 +77,25 @@ enum Cmd {
         #[arg(long, value_name = "SEED", value_parser = parse_seed, default_value = "0x66757a7a")]
         seed: u64,
     },
+    /// Churn suite: for --seconds, while a peer namespace floods two lower
+    /// devices (unicast to the uppers, ARP, broadcast, multicast, VRRP
+    /// adverts from VMACs), a seeded random sequence creates and deletes
+    /// uppers in every mode, switches modes, edits source lists, changes
+    /// the lowers' MTU and MAC, brings devices up and down, moves them
+    /// between namespaces, deletes lowers with uppers on them, and unloads
+    /// and reloads the module; then a final rmmod, no macvlan and no
+    /// rx_handler left, no kernel report, kmemleak clean
+    Churn {
+        /// Path to macvlan_vrrp.ko (re-inserted after each rmmod)
+        #[arg(long, value_name = "PATH")]
+        module: PathBuf,
+        /// How long the churn runs (make check: 30; make check-full: 300)
+        #[arg(long, value_name = "S", default_value_t = 30)]
+        seconds: u64,
+        /// The sequence's seed (decimal or 0x hex); the default is fixed
+        #[arg(long, value_name = "SEED", value_parser = parse_seed)]
+        seed: Option<u64>,
+    },
     /// Print one failing TAP test and exit 1 (checks failure propagation)
     SelftestFail,
     /// Run a command on FRR daemons' vty sockets (as vtysh does) and print
@@ -276,6 +295,17 @@ fn main() -> ExitCode {
         } => {
             let mut tap = Tap::new(out.lock(), Some(suites::fuzz::TESTS.len()));
             suites::fuzz::run(&mut tap, &module, requests, seed);
+            tap.finish()
+        }
+        Cmd::Churn {
+            module,
+            seconds,
+            seed,
+        } => {
+            let mut tap = Tap::new(out.lock(), Some(suites::churn::TESTS.len()));
+            run_async(&mut tap, |tap| {
+                Box::pin(async move { suites::churn::run(tap, &module, seconds, seed).await })
+            });
             tap.finish()
         }
         Cmd::Parity { module, uppers } => {

@@ -193,6 +193,11 @@ pub fn mtu_msg(index: u32, mtu: u32) -> LinkMessage {
     m
 }
 
+/// IFLA_ADDRESS: the link-layer address (`ip link set X address M`).
+pub fn address_msg(index: u32, mac: &[u8]) -> LinkMessage {
+    with_address(index_msg(index), mac)
+}
+
 /// IFLA_MASTER = master (0 releases).
 pub fn master_msg(index: u32, master: u32) -> LinkMessage {
     let mut m = index_msg(index);

@@ -1,6 +1,7 @@
 //! One file per suite. A suite exposes `TESTS` (its TAP lines, in order, so
 //! the plan can be printed up front) and an async `run`.
 
+pub mod churn;
 pub mod common;
 pub mod foundation;
 pub mod fuzz;
