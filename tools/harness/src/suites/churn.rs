@@ -421,10 +421,7 @@ impl KmsgWatch {
             .map_err(err("opening /dev/kmsg"))?;
         // SAFETY: lseek on an fd this function owns.
         if unsafe { libc::lseek(std::os::fd::AsRawFd::as_raw_fd(&f), 0, libc::SEEK_END) } < 0 {
-            return Err(format!(
-                "lseek /dev/kmsg: {}",
-                io::Error::last_os_error()
-            ));
+            return Err(format!("lseek /dev/kmsg: {}", io::Error::last_os_error()));
         }
         Ok(KmsgWatch {
             f: Some(f),
@@ -593,6 +590,8 @@ struct Env {
     lowers: Vec<Lower>,
     uppers: Vec<Upper>,
     loaded: bool,
+    /// The module is out and create_unloaded ran since.
+    unloaded_tried: bool,
     next_id: u32,
     vrids: BTreeSet<u8>,
     ops: BTreeMap<&'static str, OpCount>,
@@ -625,7 +624,13 @@ impl Env {
 
     /// Counts the result of `op`; `passthru` says a passthru rule makes
     /// EINVAL the C driver's answer.
-    fn judge(&mut self, op: &'static str, what: &str, r: &Result<(), NlError>, passthru: bool) -> Verdict {
+    fn judge(
+        &mut self,
+        op: &'static str,
+        what: &str,
+        r: &Result<(), NlError>,
+        passthru: bool,
+    ) -> Verdict {
         let c = self.ops.entry(op).or_default();
         match r {
             Ok(()) => {
@@ -643,7 +648,10 @@ impl Env {
                     self.note(format!("{op} {what}: {name} (expected)"));
                     Verdict::Expected
                 } else {
-                    let m = format!("{op} {what}: {e} (op #{}, seed {:#x})", self.op_no, self.seed);
+                    let m = format!(
+                        "{op} {what}: {e} (op #{}, seed {:#x})",
+                        self.op_no, self.seed
+                    );
                     self.note(format!("{op} {what}: {e} UNEXPECTED"));
                     self.failures.push(m);
                     Verdict::Failed
@@ -756,8 +764,8 @@ impl Env {
             Some(v) => vmac6(v),
             None => upper_mac(id),
         };
-        let passthru_rule = (mode == macvlan_mode::PASSTHRU && self.uppers_on(li) > 0)
-            || self.has_passthru(li);
+        let passthru_rule =
+            (mode == macvlan_mode::PASSTHRU && self.uppers_on(li) > 0) || self.has_passthru(li);
         let r = self.nl[ns]
             .link_add(with_address(
                 macvlan_msg(&name, lidx, &[RawNla::macvlan_mode(mode)]),
@@ -828,7 +836,11 @@ impl Env {
             return;
         };
         let u = self.uppers[k].clone();
-        let others: Vec<u32> = SWITCHABLE.iter().copied().filter(|m| *m != u.mode).collect();
+        let others: Vec<u32> = SWITCHABLE
+            .iter()
+            .copied()
+            .filter(|m| *m != u.mode)
+            .collect();
         let mode = others[rng.below(others.len())];
         let Some(idx) = self.index(u.ns, &u.name).await else {
             self.fail(format!("switch_mode: {} not in {}", u.name, NS[u.ns]));
@@ -1030,6 +1042,7 @@ impl Env {
                     self.shared.sent_total() - sent
                 ));
                 self.loaded = false;
+                self.unloaded_tried = false;
                 self.uppers.clear();
                 self.vrids.clear();
             }
@@ -1089,10 +1102,54 @@ impl Env {
         }
     }
 
+    /// An operation of a kind not yet done successfully, if one can be
+    /// tried now (late in the run, so that every kind is covered).
+    async fn step_missing(&mut self, rng: &mut Rng) -> bool {
+        let missing: Vec<&'static str> = OP_KINDS
+            .iter()
+            .copied()
+            .filter(|k| self.ops.get(k).map(|c| c.ok).unwrap_or(0) == 0)
+            .filter(|k| !matches!(*k, "insmod" | "create_unloaded" | "recreate_lower"))
+            .collect();
+        if missing.is_empty() {
+            return false;
+        }
+        let k = missing[rng.below(missing.len())];
+        if let Some(m) = MODES.iter().find(|m| create_op(**m) == k) {
+            self.create(rng, *m).await;
+            return true;
+        }
+        let has_source = self.uppers.iter().any(|u| u.mode == macvlan_mode::SOURCE);
+        match k {
+            "source_add" | "source_flush" if !has_source => {
+                self.create(rng, macvlan_mode::SOURCE).await
+            }
+            "source_add" => self.source_op(rng, false).await,
+            "source_flush" => self.source_op(rng, true).await,
+            "delete_upper" | "switch_mode" | "upper_updown" | "move_upper"
+                if self.uppers.is_empty() =>
+            {
+                self.create(rng, macvlan_mode::PRIVATE).await
+            }
+            "delete_upper" => self.delete_upper(rng).await,
+            "switch_mode" => self.switch_mode(rng).await,
+            "upper_updown" => self.upper_updown(rng).await,
+            "move_upper" => self.move_upper(rng).await,
+            "rmmod" => self.rmmod(),
+            k => self.lower_op(rng, k).await,
+        }
+        true
+    }
+
     /// One random operation.
-    async fn step(&mut self, rng: &mut Rng, force_rmmod: bool) {
+    async fn step(&mut self, rng: &mut Rng, force_rmmod: bool, late: bool) {
         if let Some(li) = (0..LOWERS).find(|&i| !self.lowers[i].exists) {
             self.recreate_lower(li).await;
+            return;
+        }
+        if !self.loaded && !self.unloaded_tried {
+            self.unloaded_tried = true;
+            self.create_unloaded(rng).await;
             return;
         }
         if !self.loaded {
@@ -1110,8 +1167,11 @@ impl Env {
             self.rmmod();
             return;
         }
+        if late && rng.chance(1, 2) && self.step_missing(rng).await {
+            return;
+        }
         let mut pick = rng.below(100);
-        if self.uppers.is_empty() && pick >= 30 && pick < 75 {
+        if self.uppers.is_empty() && (30..75).contains(&pick) {
             pick = 0;
         }
         if self.uppers.len() >= MAX_UPPERS && pick < 30 {
@@ -1122,8 +1182,8 @@ impl Env {
             0..=29 => self.create(rng, mode).await,
             30..=39 => self.delete_upper(rng).await,
             40..=49 => self.switch_mode(rng).await,
-            50..=54 => self.source_op(rng, false).await,
-            55..=56 => self.source_op(rng, true).await,
+            50..=53 => self.source_op(rng, false).await,
+            54..=56 => self.source_op(rng, true).await,
             57..=65 => self.upper_updown(rng).await,
             66..=71 => self.move_upper(rng).await,
             72..=74 => self.lower_op(rng, "lower_mtu").await,
@@ -1138,11 +1198,11 @@ impl Env {
 
     /// The macvlan links of both namespaces against the model.
     async fn verify(&mut self) {
-        for ns in 0..2 {
+        for (ns, ns_name) in NS.iter().enumerate() {
             let links = match self.nl[ns].link_dump().await {
                 Ok(l) => l,
                 Err(e) => {
-                    self.fail(format!("RTM_GETLINK dump in {}: {e}", NS[ns]));
+                    self.fail(format!("RTM_GETLINK dump in {}: {e}", ns_name));
                     return;
                 }
             };
@@ -1170,7 +1230,7 @@ impl Env {
                 };
                 m.push(format!(
                     "{}: macvlan links [{}], the model has [{}]",
-                    NS[ns],
+                    ns_name,
                     show(&got),
                     show(&want)
                 ));
@@ -1180,17 +1240,23 @@ impl Env {
                 if l.exists && (l.ns == ns) != here {
                     m.push(format!(
                         "{}: {} {}",
-                        NS[ns],
+                        ns_name,
                         lower_name(i),
-                        if here { "present, the model has it elsewhere" } else { "missing" }
+                        if here {
+                            "present, the model has it elsewhere"
+                        } else {
+                            "missing"
+                        }
                     ));
                 }
             }
             for x in m {
                 self.note(format!("MISMATCH {x}"));
                 if self.mismatches.len() < 5 {
-                    self.mismatches
-                        .push(format!("{x} (after op #{}, seed {:#x})", self.op_no, self.seed));
+                    self.mismatches.push(format!(
+                        "{x} (after op #{}, seed {:#x})",
+                        self.op_no, self.seed
+                    ));
                 }
             }
         }
@@ -1247,8 +1313,7 @@ impl Env {
 async fn setup(module: &Path, seed: u64) -> Result<Env, String> {
     let kmsg = KmsgWatch::open()?;
     let guard = AutoloadGuard::install()?;
-    let (spaces, nls, tasks) =
-        crate::suites::common::create_connected([NS_PEER, NS[0], NS[1]])?;
+    let (spaces, nls, tasks) = crate::suites::common::create_connected([NS_PEER, NS[0], NS[1]])?;
     let [peer, a, b] = spaces;
     let [nl_peer, na, nb] = nls;
     for ns in [&peer, &a, &b] {
@@ -1282,6 +1347,7 @@ async fn setup(module: &Path, seed: u64) -> Result<Env, String> {
             .collect(),
         uppers: Vec::new(),
         loaded: kmod::is_loaded(OURS),
+        unloaded_tried: false,
         next_id: 0,
         vrids: BTreeSet::new(),
         ops: BTreeMap::new(),
@@ -1365,8 +1431,9 @@ pub async fn run<W: Write>(tap: &mut Tap<W>, module: &Path, seconds: u64, seed: 
         let force = env.loaded
             && env.rmmod_times.is_empty()
             && t0.elapsed() > budget * 2 / 5
-            && env.ops.get("rmmod").is_none();
-        env.step(&mut rng, force).await;
+            && !env.ops.contains_key("rmmod");
+        let late = t0.elapsed() > budget / 2;
+        env.step(&mut rng, force, late).await;
         env.after_op().await;
     }
     let churn_time = t0.elapsed();
@@ -1436,7 +1503,10 @@ pub async fn run<W: Write>(tap: &mut Tap<W>, module: &Path, seconds: u64, seed: 
         "churn_no_unexpected_errors",
         &Outcome::from_failures(&env.failures.iter().take(5).cloned().collect::<Vec<_>>()),
     );
-    tap.report("state_as_modelled", &Outcome::from_failures(&env.mismatches));
+    tap.report(
+        "state_as_modelled",
+        &Outcome::from_failures(&env.mismatches),
+    );
     let missing: Vec<String> = OP_KINDS
         .iter()
         .filter(|k| env.ops.get(*k).map(|c| c.ok).unwrap_or(0) == 0)
@@ -1486,7 +1556,10 @@ pub async fn run<W: Write>(tap: &mut Tap<W>, module: &Path, seconds: u64, seed: 
     ] {
         match nl.link_dump().await {
             Ok(links) => {
-                for l in links.iter().filter(|l| l.kind.as_deref() == Some("macvlan")) {
+                for l in links
+                    .iter()
+                    .filter(|l| l.kind.as_deref() == Some("macvlan"))
+                {
                     left.push(format!("{name}/{} (ifindex {})", l.name, l.index));
                 }
             }
@@ -1496,7 +1569,10 @@ pub async fn run<W: Write>(tap: &mut Tap<W>, module: &Path, seconds: u64, seed: 
     if let Ok((root, t)) = Nl::open_here("init") {
         match root.link_dump().await {
             Ok(links) => {
-                for l in links.iter().filter(|l| l.kind.as_deref() == Some("macvlan")) {
+                for l in links
+                    .iter()
+                    .filter(|l| l.kind.as_deref() == Some("macvlan"))
+                {
                     left.push(format!("init netns/{}", l.name));
                 }
             }
@@ -1572,7 +1648,10 @@ pub async fn run<W: Write>(tap: &mut Tap<W>, module: &Path, seconds: u64, seed: 
     env.kmsg.drain();
     let mut kr: Vec<String> = env.kmsg.reports.iter().take(10).cloned().collect();
     if env.kmsg.lost > 0 {
-        kr.push(format!("{} kernel log records lost (unchecked)", env.kmsg.lost));
+        kr.push(format!(
+            "{} kernel log records lost (unchecked)",
+            env.kmsg.lost
+        ));
     }
     if !env.kmsg.reports.is_empty() {
         tap.diag(&format!(
@@ -1691,7 +1770,11 @@ mod tests {
             assert!(OP_KINDS.contains(&create_op(m)));
         }
         assert_eq!(
-            MODES.iter().map(|m| create_op(*m)).collect::<BTreeSet<_>>().len(),
+            MODES
+                .iter()
+                .map(|m| create_op(*m))
+                .collect::<BTreeSet<_>>()
+                .len(),
             6
         );
     }
