@@ -17,6 +17,22 @@ use rtnetlink::sys::AsyncSocket;
 /// must not hang the VM run.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The bound on one request, in milliseconds: [`REQUEST_TIMEOUT`] unless a
+/// program sets another with [`set_request_timeout`].
+static TIMEOUT_MS: std::sync::atomic::AtomicU64 =
+    std::sync::atomic::AtomicU64::new(REQUEST_TIMEOUT.as_millis() as u64);
+
+/// Bounds every later request of this process by `d` instead of
+/// [`REQUEST_TIMEOUT`] (for requests that may legitimately take longer,
+/// such as one that makes the kernel run modprobe on a loaded machine).
+pub fn set_request_timeout(d: Duration) {
+    TIMEOUT_MS.store(d.as_millis() as u64, std::sync::atomic::Ordering::Relaxed);
+}
+
+fn request_timeout() -> Duration {
+    Duration::from_millis(TIMEOUT_MS.load(std::sync::atomic::Ordering::Relaxed))
+}
+
 // include/uapi/linux/netlink.h: enum nlmsgerr_attrs
 pub const NLMSGERR_ATTR_MSG: u16 = 1;
 pub const NLMSGERR_ATTR_OFFS: u16 = 2;
@@ -233,12 +249,13 @@ impl Nl {
             }
             Ok(out)
         };
-        match tokio::time::timeout(REQUEST_TIMEOUT, fut).await {
+        let bound = request_timeout();
+        match tokio::time::timeout(bound, fut).await {
             Ok(r) => r,
             Err(_) => Err(NlError::Transport(format!(
                 "no complete reply within {}s (kernel silent, or a reply \
                  netlink-packet-route could not decode and dropped)",
-                REQUEST_TIMEOUT.as_secs()
+                bound.as_secs()
             ))),
         }
     }

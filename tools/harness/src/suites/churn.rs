@@ -76,6 +76,8 @@ const MAX_UPPERS: usize = 12;
 const SEED: u64 = 0x6368_7572_6e21_2121; // "churn!!!"
 /// The bound on every rmmod (a module unload takes about 4 s under TCG).
 const RMMOD_BOUND: Duration = Duration::from_secs(60);
+/// The bound on one netlink request (the default is 10 s).
+const REQUEST_BOUND: Duration = Duration::from_secs(60);
 /// Frames per peer between two pauses of the flooder.
 const BURST: usize = 16;
 const PACE: Duration = Duration::from_millis(2);
@@ -199,6 +201,8 @@ struct Shared {
     gone: AtomicU64,
     /// Frames the kernel dropped at once (lower down: ENOBUFS).
     dropped: AtomicU64,
+    /// The longest time between two frames sent, in milliseconds.
+    max_gap_ms: AtomicU64,
     errors: Mutex<Vec<String>>,
 }
 
@@ -301,6 +305,7 @@ fn flood(peer_ns: OwnedFd, shared: Arc<Shared>, seed: u64) {
     let mut senders: Vec<Option<PacketSender>> = (0..LOWERS).map(|_| None).collect();
     let mut retry_at = [Instant::now(); LOWERS];
     let mut tag = 0u16;
+    let mut last_ok = Instant::now();
     while !shared.stop.load(Ordering::Relaxed) {
         for i in 0..LOWERS {
             if senders[i].is_none() {
@@ -324,6 +329,9 @@ fn flood(peer_ns: OwnedFd, shared: Arc<Shared>, seed: u64) {
                 match s.send_once(&f, protocol) {
                     Ok(_) => {
                         shared.sent[kind].fetch_add(1, Ordering::Relaxed);
+                        let gap = last_ok.elapsed().as_millis() as u64;
+                        shared.max_gap_ms.fetch_max(gap, Ordering::Relaxed);
+                        last_ok = Instant::now();
                     }
                     Err(e) => {
                         match e.raw_os_error() {
@@ -1301,11 +1309,12 @@ impl Env {
             .map(|(k, c)| format!("{k} {}", c.load(Ordering::Relaxed)))
             .collect();
         format!(
-            "{} frames sent ({}); {} refused while a peer was gone, {} dropped at once (lower down)",
+            "{} frames sent ({}); {} refused while a peer was gone, {} dropped at once (lower down); longest pause between two frames sent {} ms",
             self.shared.sent_total(),
             s.join(", "),
             self.shared.gone.load(Ordering::Relaxed),
-            self.shared.dropped.load(Ordering::Relaxed)
+            self.shared.dropped.load(Ordering::Relaxed),
+            self.shared.max_gap_ms.load(Ordering::Relaxed)
         )
     }
 }
@@ -1328,6 +1337,7 @@ async fn setup(module: &Path, seed: u64) -> Result<Env, String> {
         sent: Default::default(),
         gone: AtomicU64::new(0),
         dropped: AtomicU64::new(0),
+        max_gap_ms: AtomicU64::new(0),
         errors: Mutex::new(Vec::new()),
     });
     let mut env = Env {
@@ -1382,6 +1392,10 @@ async fn setup(module: &Path, seed: u64) -> Result<Env, String> {
 
 pub async fn run<W: Write>(tap: &mut Tap<W>, module: &Path, seconds: u64, seed: Option<u64>) {
     let seed = seed.unwrap_or(SEED);
+    // A request may make the kernel run modprobe (creating a macvlan while
+    // the module is out) or wait for RCU (deleting and moving devices):
+    // seconds under TCG on a loaded machine. A hang is still a failure.
+    crate::nl::set_request_timeout(REQUEST_BOUND);
     let module_ok = module_file_ok(tap, module);
     let mut f = Vec::new();
     if !kmod::is_loaded(OURS) {
