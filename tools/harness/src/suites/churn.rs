@@ -1175,7 +1175,7 @@ impl Env {
             self.rmmod();
             return;
         }
-        if late && rng.chance(1, 2) && self.step_missing(rng).await {
+        if late && self.step_missing(rng).await {
             return;
         }
         let mut pick = rng.below(100);
@@ -1190,8 +1190,8 @@ impl Env {
             0..=29 => self.create(rng, mode).await,
             30..=39 => self.delete_upper(rng).await,
             40..=49 => self.switch_mode(rng).await,
-            50..=53 => self.source_op(rng, false).await,
-            54..=56 => self.source_op(rng, true).await,
+            50..=52 => self.source_op(rng, false).await,
+            53..=56 => self.source_op(rng, true).await,
             57..=65 => self.upper_updown(rng).await,
             66..=71 => self.move_upper(rng).await,
             72..=74 => self.lower_op(rng, "lower_mtu").await,
@@ -1439,14 +1439,24 @@ pub async fn run<W: Write>(tap: &mut Tap<W>, module: &Path, seconds: u64, seed: 
     let budget = Duration::from_secs(seconds);
     let t0 = Instant::now();
     env.started = t0;
-    while t0.elapsed() < budget && env.failures.is_empty() && env.mismatches.is_empty() {
+    // Past the budget, for at most half as long again, only while some
+    // kind of operation has not succeeded yet (a slow, loaded machine).
+    let missing = |env: &Env| {
+        OP_KINDS
+            .iter()
+            .any(|k| env.ops.get(k).map(|c| c.ok).unwrap_or(0) == 0)
+    };
+    while (t0.elapsed() < budget || (t0.elapsed() < budget * 3 / 2 && missing(&env)))
+        && env.failures.is_empty()
+        && env.mismatches.is_empty()
+    {
         env.op_no += 1;
         // At least one unload under traffic per run, in the middle.
         let force = env.loaded
             && env.rmmod_times.is_empty()
             && t0.elapsed() > budget * 2 / 5
             && !env.ops.contains_key("rmmod");
-        let late = t0.elapsed() > budget / 2;
+        let late = t0.elapsed() > budget / 3;
         env.step(&mut rng, force, late).await;
         env.after_op().await;
     }
