@@ -201,8 +201,13 @@ struct Shared {
     gone: AtomicU64,
     /// Frames the kernel dropped at once (lower down: ENOBUFS).
     dropped: AtomicU64,
-    /// The longest time between two frames sent, in milliseconds.
+    /// The longest time between two sendto calls returning (whatever
+    /// they returned), in milliseconds: how long the flooder was stalled,
+    /// in the kernel or off the CPU; and the operation running then.
     max_gap_ms: AtomicU64,
+    max_gap_op: AtomicU64,
+    /// The operation the churn is running.
+    op: AtomicU64,
     errors: Mutex<Vec<String>>,
 }
 
@@ -305,7 +310,7 @@ fn flood(peer_ns: OwnedFd, shared: Arc<Shared>, seed: u64) {
     let mut senders: Vec<Option<PacketSender>> = (0..LOWERS).map(|_| None).collect();
     let mut retry_at = [Instant::now(); LOWERS];
     let mut tag = 0u16;
-    let mut last_ok = Instant::now();
+    let mut last = Instant::now();
     while !shared.stop.load(Ordering::Relaxed) {
         for i in 0..LOWERS {
             if senders[i].is_none() {
@@ -326,12 +331,18 @@ fn flood(peer_ns: OwnedFd, shared: Arc<Shared>, seed: u64) {
                 let (kind, f) = flood_frame(&mut rng, next_id, i, tag);
                 let protocol = u16::from_be_bytes([f[12], f[13]]);
                 let Some(s) = senders[i].as_ref() else { break };
-                match s.send_once(&f, protocol) {
+                let r = s.send_once(&f, protocol);
+                let gap = last.elapsed().as_millis() as u64;
+                last = Instant::now();
+                if gap > shared.max_gap_ms.load(Ordering::Relaxed) {
+                    shared.max_gap_ms.store(gap, Ordering::Relaxed);
+                    shared
+                        .max_gap_op
+                        .store(shared.op.load(Ordering::Relaxed), Ordering::Relaxed);
+                }
+                match r {
                     Ok(_) => {
                         shared.sent[kind].fetch_add(1, Ordering::Relaxed);
-                        let gap = last_ok.elapsed().as_millis() as u64;
-                        shared.max_gap_ms.fetch_max(gap, Ordering::Relaxed);
-                        last_ok = Instant::now();
                     }
                     Err(e) => {
                         match e.raw_os_error() {
@@ -1309,12 +1320,13 @@ impl Env {
             .map(|(k, c)| format!("{k} {}", c.load(Ordering::Relaxed)))
             .collect();
         format!(
-            "{} frames sent ({}); {} refused while a peer was gone, {} dropped at once (lower down); longest pause between two frames sent {} ms",
+            "{} frames sent ({}); {} refused while a peer was gone, {} dropped at once (lower down); longest stall of the sender {} ms (at op #{})",
             self.shared.sent_total(),
             s.join(", "),
             self.shared.gone.load(Ordering::Relaxed),
             self.shared.dropped.load(Ordering::Relaxed),
-            self.shared.max_gap_ms.load(Ordering::Relaxed)
+            self.shared.max_gap_ms.load(Ordering::Relaxed),
+            self.shared.max_gap_op.load(Ordering::Relaxed)
         )
     }
 }
@@ -1338,6 +1350,8 @@ async fn setup(module: &Path, seed: u64) -> Result<Env, String> {
         gone: AtomicU64::new(0),
         dropped: AtomicU64::new(0),
         max_gap_ms: AtomicU64::new(0),
+        max_gap_op: AtomicU64::new(0),
+        op: AtomicU64::new(0),
         errors: Mutex::new(Vec::new()),
     });
     let mut env = Env {
@@ -1451,6 +1465,7 @@ pub async fn run<W: Write>(tap: &mut Tap<W>, module: &Path, seconds: u64, seed: 
         && env.mismatches.is_empty()
     {
         env.op_no += 1;
+        env.shared.op.store(env.op_no, Ordering::Relaxed);
         // At least one unload under traffic per run, in the middle.
         let force = env.loaded
             && env.rmmod_times.is_empty()
