@@ -615,6 +615,8 @@ struct Env {
     vrids: BTreeSet<u8>,
     ops: BTreeMap<&'static str, OpCount>,
     log: VecDeque<String>,
+    /// What the operation during the flooder's longest stall did (so far).
+    stall_notes: Vec<String>,
     op_no: u64,
     started: Instant,
     seed: u64,
@@ -638,7 +640,13 @@ impl Env {
             self.log.pop_front();
         }
         let ms = self.started.elapsed().as_millis();
-        self.log.push_back(format!("#{} {ms} ms: {s}", self.op_no));
+        let line = format!("#{} {ms} ms: {s}", self.op_no);
+        if self.shared.max_gap_op.load(Ordering::Relaxed) == self.op_no
+            && self.stall_notes.len() < 8
+        {
+            self.stall_notes.push(line.clone());
+        }
+        self.log.push_back(line);
     }
 
     /// Counts the result of `op`; `passthru` says a passthru rule makes
@@ -1376,6 +1384,7 @@ async fn setup(module: &Path, seed: u64) -> Result<Env, String> {
         vrids: BTreeSet::new(),
         ops: BTreeMap::new(),
         log: VecDeque::new(),
+        stall_notes: Vec::new(),
         op_no: 0,
         started: Instant::now(),
         seed,
@@ -1523,6 +1532,22 @@ pub async fn run<W: Write>(tap: &mut Tap<W>, module: &Path, seconds: u64, seed: 
         env.ops_summary()
     ));
     tap.diag(&env.frames_summary());
+    let stall_op = env.shared.max_gap_op.load(Ordering::Relaxed);
+    let during: Vec<&String> = env
+        .stall_notes
+        .iter()
+        .filter(|l| l.starts_with(&format!("#{stall_op} ")))
+        .collect();
+    if !during.is_empty() {
+        tap.diag(&format!(
+            "op #{stall_op}: {}",
+            during
+                .iter()
+                .map(|l| l.as_str())
+                .collect::<Vec<_>>()
+                .join("; ")
+        ));
+    }
     tap.diag(&format!(
         "rmmod under traffic {} times during the churn ({} ms each)",
         env.rmmod_times.len(),
