@@ -32,19 +32,29 @@ MVV_JOBS=${MVV_JOBS:-$(( $(nproc) + 1 ))}
 die() { echo "error: $*" >&2; exit 1; }
 note() { echo ">>> $*" >&2; }
 
+# The private apt configuration of mvv_apt_source and mvv_apt_orig_tarball:
+# bookworm's deb-src list under $MVV_CACHE/apt, never the system's. Sets
+# the array mvv_apt_opts and runs apt-get update with it.
+mvv_apt_private() {
+	local apt="$MVV_CACHE/apt"
+	mkdir -p "$apt/lists/partial"
+	echo "deb-src http://deb.debian.org/debian bookworm main" > "$apt/sources.list"
+	mvv_apt_opts=(-o "Dir::Etc::sourcelist=$apt/sources.list" -o Dir::Etc::sourceparts=-
+		-o "Dir::State::Lists=$apt/lists" -o "Dir::Cache=$apt/cache" -o APT::Sandbox::User=root)
+	apt-get "${mvv_apt_opts[@]}" -qq update >/dev/null ||
+		die "apt-get update with the private deb-src list failed (network?)"
+}
+
 # Downloads the Debian bookworm source package NAME=VERSION into DIR
 # through a private apt configuration under the cache (its own deb-src list
 # and lists directory), leaving the system's apt sources untouched.
 mvv_apt_source() { # name version dir
 	local name=$1 version=$2 dir=$3 apt="$MVV_CACHE/apt"
 	[ -f "$dir/${name}_$version.dsc" ] && return 0
-	mkdir -p "$apt/lists/partial" "$dir"
-	echo "deb-src http://deb.debian.org/debian bookworm main" > "$apt/sources.list"
-	local opts=(-o "Dir::Etc::sourcelist=$apt/sources.list" -o Dir::Etc::sourceparts=-
-		-o "Dir::State::Lists=$apt/lists" -o "Dir::Cache=$apt/cache" -o APT::Sandbox::User=root)
+	mkdir -p "$dir"
 	note "apt: fetching the source package $name $version (private deb-src list under $apt)"
-	apt-get "${opts[@]}" -qq update >/dev/null ||
-		die "apt-get update with the private deb-src list failed (network?)"
+	mvv_apt_private
+	local opts=("${mvv_apt_opts[@]}")
 	(cd "$dir" && apt-get "${opts[@]}" -qq source --download-only "$name=$version" >/dev/null) ||
 		die "apt-get source $name=$version failed"
 }
@@ -61,13 +71,10 @@ mvv_apt_orig_tarball() { # name version dir
 		echo "$f"
 		return 0
 	fi
-	mkdir -p "$apt/lists/partial" "$dir"
-	echo "deb-src http://deb.debian.org/debian bookworm main" > "$apt/sources.list"
-	local opts=(-o "Dir::Etc::sourcelist=$apt/sources.list" -o Dir::Etc::sourceparts=-
-		-o "Dir::State::Lists=$apt/lists" -o "Dir::Cache=$apt/cache" -o APT::Sandbox::User=root)
+	mkdir -p "$dir"
 	note "apt: fetching the orig tarball of $name $version (private deb-src list under $apt)"
-	apt-get "${opts[@]}" -qq update >/dev/null ||
-		die "apt-get update with the private deb-src list failed (network?)"
+	mvv_apt_private
+	local opts=("${mvv_apt_opts[@]}")
 	read -r uri file _ hash < <(apt-get "${opts[@]}" -qq --print-uris source "$name=$version" |
 		grep -E "^'[^']*/${name}_[^ ]*\.orig\.tar\.[a-z0-9]+' ") ||
 		die "no orig tarball for $name=$version in the Sources index"
