@@ -56,7 +56,7 @@ enum Cmd {
     /// of them nonlinear) from a VRRP-mode upper's MAC; each lands where the
     /// userspace classifier and the receive-path model predict
     Hostile {
-        /// Frames to send (make check: 25000; make check-full: 1000000)
+        /// Frames to send (make check: 100000; make check-full: 1000000)
         #[arg(long, value_name = "N", default_value_t = 25_000)]
         frames: u64,
         /// The stream's seed (decimal or 0x hex); the default is fixed

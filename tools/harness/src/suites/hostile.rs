@@ -27,13 +27,14 @@
 //! must have moved by exactly its prediction: an upper's ETH_P_ALL socket
 //! (every frame it receives), lower0's ETH_P_IP and ETH_P_IPV6 sockets
 //! (protocol taps run after the rx handler: only what the lower device
-//! keeps) and the two steering counters. A class that does not add up is
+//! keeps), each counted by the kernel ([`FrameTally`]) rather than read,
+//! and the two steering counters. A class that does not add up is
 //! replayed frame by frame to name the first frame that lands elsewhere.
 
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use crate::capture::{PacketCounter, PacketSender};
+use crate::capture::{FrameTally, PacketSender};
 use crate::ethtool::{self, VRRP_ADVERTS_TO_LOWER};
 use crate::frames::{ETH_P_ALL, ETH_P_IP, ETH_P_IPV6};
 use crate::kmod::OURS;
@@ -378,15 +379,10 @@ pub fn frame(rng: &mut Rng, i: u64) -> Vec<u8> {
     f
 }
 
-/// A socket that counts every frame it receives.
-type CountAll = PacketCounter<fn(&[u8]) -> bool>;
-
 struct Counters {
-    upper: [CountAll; 2],
-    upper_ifindex: [u32; 2],
-    lower_ip: CountAll,
-    lower_ip6: CountAll,
-    lower_ifindex: u32,
+    upper: [FrameTally; 2],
+    lower_ip: FrameTally,
+    lower_ip6: FrameTally,
 }
 
 /// What the counters read: deliveries to each upper, frames the lower
@@ -435,21 +431,14 @@ impl Reading {
     }
 }
 
-fn always(_: &[u8]) -> bool {
-    true
-}
-
 impl Counters {
     fn read(&mut self, ns: &Netns) -> Result<Reading, String> {
         let mut r = Reading::default();
         for (i, c) in self.upper.iter_mut().enumerate() {
-            c.pump();
-            r.upper[i] = u64::from(c.on(self.upper_ifindex[i]));
+            r.upper[i] = c.read().map_err(err("PACKET_STATISTICS"))?;
         }
-        self.lower_ip.pump();
-        self.lower_ip6.pump();
-        r.lower_ip = u64::from(self.lower_ip.on(self.lower_ifindex));
-        r.lower_ip6 = u64::from(self.lower_ip6.on(self.lower_ifindex));
+        r.lower_ip = self.lower_ip.read().map_err(err("PACKET_STATISTICS"))?;
+        r.lower_ip6 = self.lower_ip6.read().map_err(err("PACKET_STATISTICS"))?;
         for (i, u) in UPPERS.iter().enumerate() {
             r.steered[i] = ethtool::stat(ns, u, VRRP_ADVERTS_TO_LOWER)
                 .map_err(err("ethtool -S"))?
@@ -495,11 +484,8 @@ impl Env {
         paged: &[bool],
     ) -> Result<(Reading, Reading), String> {
         let before = self.counters.read(&self.router)?;
-        for (k, ((f, _), p)) in frames.iter().zip(paged).enumerate() {
+        for ((f, _), p) in frames.iter().zip(paged) {
             self.send(f, *p)?;
-            if k % 64 == 63 {
-                self.counters.read(&self.router)?;
-            }
         }
         let want = expected_reading(frames);
         let deadline = Instant::now() + Duration::from_secs(3);
@@ -546,7 +532,6 @@ async fn setup() -> Result<Env, String> {
         .map_err(err("peer0 mtu"))?;
     nl_peer.link_up(p).await.map_err(err("peer0 up"))?;
     nl_router.link_up(l).await.map_err(err("lower0 up"))?;
-    let mut upper_ifindex = [0u32; 2];
     for (i, u) in UPPERS.iter().enumerate() {
         let m = with_address(
             macvlan_msg(u, l, &[RawNla::macvlan_mode(macvlan_mode::VRRP)]),
@@ -556,31 +541,22 @@ async fn setup() -> Result<Env, String> {
             .link_add(m)
             .await
             .map_err(err(format!("creating {u}")))?;
-        upper_ifindex[i] = index(&nl_router, u).await?;
+        let ifindex = index(&nl_router, u).await?;
         nl_router
-            .link_up(upper_ifindex[i])
+            .link_up(ifindex)
             .await
             .map_err(err(format!("{u} up")))?;
     }
     let tap = |ethertype: u16, dev: &str| {
-        PacketCounter::open_bound(&router, ethertype, dev, always as fn(&[u8]) -> bool).map_err(
-            err(format!("socket for ethertype {ethertype:#06x} on {dev}")),
-        )
+        FrameTally::open_bound(&router, ethertype, dev).map_err(err(format!(
+            "socket for ethertype {ethertype:#06x} on {dev}"
+        )))
     };
     let counters = Counters {
         upper: [tap(ETH_P_ALL, UPPERS[0])?, tap(ETH_P_ALL, UPPERS[1])?],
-        upper_ifindex,
         lower_ip: tap(ETH_P_IP, "lower0")?,
         lower_ip6: tap(ETH_P_IPV6, "lower0")?,
-        lower_ifindex: l,
     };
-    for c in counters
-        .upper
-        .iter()
-        .chain([&counters.lower_ip, &counters.lower_ip6])
-    {
-        c.grow_rcvbuf(64 << 20).map_err(err("SO_RCVBUFFORCE"))?;
-    }
     let linear = PacketSender::open(&peer, "peer0").map_err(err("sender"))?;
     let paged = PacketSender::open(&peer, "peer0").map_err(err("vnet sender"))?;
     paged.enable_vnet_hdr().map_err(err("PACKET_VNET_HDR"))?;
