@@ -106,19 +106,26 @@ pub struct FrameTally {
 fn attach_ifindex_filter(fd: &OwnedFd, ifindex: u32) -> Result<()> {
     // BPF_LD|BPF_W|BPF_ABS at SKF_AD_OFF + SKF_AD_IFINDEX: A = skb->dev->ifindex.
     const LD_IFINDEX: u32 = (-0x1000i32 + 8) as u32;
+    let insn = |code, jt, jf, k| libc::sock_filter { code, jt, jf, k };
     let mut prog = [
-        libc::sock_filter { code: 0x20, jt: 0, jf: 0, k: LD_IFINDEX },
+        insn(0x20, 0, 0, LD_IFINDEX),
         // BPF_JMP|BPF_JEQ|BPF_K: next if equal, else skip one.
-        libc::sock_filter { code: 0x15, jt: 0, jf: 1, k: ifindex },
+        insn(0x15, 0, 1, ifindex),
         // BPF_RET|BPF_K: the whole frame, or nothing.
-        libc::sock_filter { code: 0x06, jt: 0, jf: 0, k: 0xffff },
-        libc::sock_filter { code: 0x06, jt: 0, jf: 0, k: 0 },
+        insn(0x06, 0, 0, 0xffff),
+        insn(0x06, 0, 0, 0),
     ];
     let fprog = libc::sock_fprog {
         len: prog.len() as u16,
         filter: prog.as_mut_ptr(),
     };
-    setsockopt(fd, libc::SOL_SOCKET, libc::SO_ATTACH_FILTER, &fprog, "SO_ATTACH_FILTER")
+    setsockopt(
+        fd,
+        libc::SOL_SOCKET,
+        libc::SO_ATTACH_FILTER,
+        &fprog,
+        "SO_ATTACH_FILTER",
+    )
 }
 
 /// `<linux/if_packet.h>`; the libc crate does not name it.
