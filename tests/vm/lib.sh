@@ -4,6 +4,9 @@
 MVV_TOP=${MVV_TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 MVV_KO=${MVV_KO:-$MVV_TOP/macvlan_vrrp.ko}
 MVV_HARNESS=${MVV_HARNESS:-$MVV_TOP/target/release/mvv-harness}
+# The vrrp suite's transcript of macvlan_vrrp (suite.sh writes it; the
+# upstream suite compares the patched C driver's with it).
+MVV_VRRP_TRANSCRIPT=${MVV_VRRP_TRANSCRIPT:-/tmp/mvv-vrrp-rust.transcript}
 
 # Kernel reports that fail a run, wherever they appear since boot:
 # oopses, BUG/WARN (lockdep, KASAN, the workqueue watchdog, sleeping in

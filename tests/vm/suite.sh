@@ -159,6 +159,8 @@ for suite in "${suites[@]}"; do
 		run_suite "$suite" "$MVV_HARNESS" fuzz --module "$MVV_KO" --requests "$fuzz_requests"
 	elif [ "$suite" = churn ]; then
 		run_suite "$suite" "$MVV_HARNESS" churn --module "$MVV_KO" --seconds "$churn_seconds"
+	elif [ "$suite" = vrrp ]; then
+		run_suite "$suite" "$MVV_HARNESS" vrrp --module "$MVV_KO" --transcript "$MVV_VRRP_TRANSCRIPT"
 	elif [ "$suite" = parity ]; then
 		run_suite "$suite" "$MVV_HARNESS" parity --module "$MVV_KO" --uppers "$parity_uppers"
 	else

@@ -7,6 +7,14 @@
 # vrrpd failover checks (tests/vm/frr-lib.sh) also run on the patched C
 # driver's VRRP mode.
 #
+# The harness's vrrp suite (the VyOS scenario, 24 checks) runs on the
+# patched C driver too, with a transcript of each check's observations
+# (mvv-harness vrrp --driver c-patched --transcript); the vrrp suite's run
+# on macvlan_vrrp earlier in this boot wrote ours ($MVV_VRRP_TRANSCRIPT;
+# when it did not run in this boot, this suite runs it). mvv-harness
+# vrrp-diff compares the two check by check: any difference but the
+# driver-specific observations fails.
+#
 # Driver-specific observations are printed and not compared: the driver
 # name (`ethtool -i`) and the vrrp_adverts_to_lower counter (`ethtool -S`),
 # which only macvlan_vrrp has; the FRR checks read that counter only where
@@ -26,6 +34,14 @@ C_KO=$stage/macvlan.ko
 KSFT=$stage/selftests/macvlan_vrrp.sh
 # The kselftest's checks, in order (its ALL_TESTS).
 KSFT_CHECKS=6
+
+# The checks of mvv-harness vrrp-diff: the transcripts' headers and one per
+# vrrp check.
+VRRP_CHECKS=24
+VRRP_DIFF_CHECKS=$((1 + VRRP_CHECKS))
+# The hostile suite's checks, and its frames on the patched C driver.
+HOSTILE_CHECKS=6
+HOSTILE_C_FRAMES=${HOSTILE_C_FRAMES:-10000}
 
 n=0 pass=0 fail=0
 ok() { n=$((n + 1)); pass=$((pass + 1)); echo "ok $n $1"; }
@@ -98,8 +114,41 @@ probe() {
 	echo "driver $drv; stats: ${stats:-none}"
 }
 
-c_out=$(mktemp) r_out=$(mktemp)
-trap 'rm -rf "$c_out" "$r_out" "$c_out.time" "$r_out.time" "$bin"' EXIT
+# A harness suite that must pass all of its $2 checks, none skipped; its
+# output indented as diagnostics.
+harness_passed() { # out checks status
+	local line
+	sed 's/^/#     /' "$1"
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$1" | tail -n1)
+	[ "$3" = 0 ] && [ "$line" = "$2 passed, 0 failed" ] && return 0
+	echo "status $3: ${line:-no count line}, $2 checks expected to pass"
+	return 1
+}
+
+# Relays a harness's TAP lines as this suite's checks, prefixed with $2:
+# ok stays ok, a skip is a failure; diagnostics pass through.
+relay() { # out prefix
+	local l name rest
+	while IFS= read -r l; do
+		case "$l" in
+		"ok "*" # SKIP"*)
+			rest=${l#ok * }
+			not_ok "$2${rest%% *}" "unexpected skip: ${rest#* # SKIP }"
+			;;
+		"ok "*) rest=${l#ok * }; ok "$2${rest%% *}" ;;
+		"not ok "*)
+			rest=${l#not ok * }
+			name=${rest%% *}
+			rest=${rest#"$name"}
+			not_ok "$2$name" "${rest# \# }"
+			;;
+		"#"*) echo "$l" ;;
+		esac
+	done < "$1"
+}
+
+c_out=$(mktemp) r_out=$(mktemp) c_tr=$(mktemp) r_tr=$(mktemp) h_out=$(mktemp)
+trap 'rm -rf "$c_out" "$r_out" "$c_out.time" "$r_out.time" "$bin" "$c_tr" "$r_tr" "$h_out"' EXIT
 
 # ---- the patched C driver ----------------------------------------------
 c_loaded=1
@@ -121,6 +170,27 @@ if [ "$c_loaded" = 0 ]; then
 	echo "$out" | grep '^#'
 	note "kselftest on the patched C driver took $(cat "$c_out.time") s"
 
+	# The harness's vrrp suite on the patched C driver, with its transcript.
+	t0=$(date +%s)
+	"$MVV_HARNESS" vrrp --module "$MVV_KO" --driver c-patched --c-module "$C_KO" \
+		--transcript "$c_tr" > "$h_out" 2>&1 < /dev/null
+	out=$(harness_passed "$h_out" "$VRRP_CHECKS" $?)
+	check vrrp_suite_c $? "$(tail -n1 <<<"$out")"
+	echo "$out" | grep '^#'
+	note "the vrrp suite on the patched C driver took $(( $(date +%s) - t0 )) s"
+
+	# The hostile suite's mutated adverts (the first $HOSTILE_C_FRAMES of
+	# its fixed-seed stream, which the hostile suite sends to ours) on the
+	# patched C driver: each class must land where the userspace build of
+	# src/vrrp_classify.rs and the receive-path model predict, counted by
+	# the receiving device (the C driver has no steering counter).
+	t0=$(date +%s)
+	"$MVV_HARNESS" hostile --driver c-patched --frames "$HOSTILE_C_FRAMES" > "$h_out" 2>&1 < /dev/null
+	out=$(harness_passed "$h_out" "$HOSTILE_CHECKS" $?)
+	check hostile_c $? "$(tail -n1 <<<"$out")"
+	echo "$out" | grep '^#'
+	note "$HOSTILE_C_FRAMES hostile frames on the patched C driver took $(( $(date +%s) - t0 )) s"
+
 	# FRR vrrpd, unmodified, on the patched C driver's VRRP mode.
 	rm -rf "$run"
 	t0=$(date +%s)
@@ -138,7 +208,7 @@ if [ "$c_loaded" = 0 ]; then
 	note "FRR failover on the patched C driver took $(( $(date +%s) - t0 )) s"
 	rmmod macvlan
 else
-	for c in c_driver_takes_mode_vrrp kselftest_c frr_topology_c frr_election \
+	for c in c_driver_takes_mode_vrrp kselftest_c vrrp_suite_c hostile_c frr_topology_c frr_election \
 		frr_backup_hears_master frr_no_split_brain frr_gateway_and_neighbour \
 		frr_nat_on_master frr_failover_time frr_vip_after_failover frr_preemption; do
 		not_ok "$c" "patched C driver not loaded"
@@ -172,4 +242,26 @@ for ((i = 0; i < KSFT_CHECKS; i++)); do
 	[ -n "$c" ] && [ "$c" = "$r" ]
 	check "differential_$((i + 1))" $? "the two drivers differ"
 done
+
+# ---- the vrrp suite's differential transcript ------------------------------
+# Ours: the vrrp suite's transcript from this boot, else a run here.
+boot=$(cat /proc/sys/kernel/random/boot_id)
+if [ -s "${MVV_VRRP_TRANSCRIPT:-}" ] && grep -qx "boot $boot" "$MVV_VRRP_TRANSCRIPT"; then
+	cp "$MVV_VRRP_TRANSCRIPT" "$r_tr"
+	check vrrp_transcript_rust 0
+	note "macvlan_vrrp's vrrp transcript: the vrrp suite's run earlier in this boot"
+else
+	t0=$(date +%s)
+	"$MVV_HARNESS" vrrp --module "$MVV_KO" --transcript "$r_tr" > "$h_out" 2>&1 < /dev/null
+	out=$(harness_passed "$h_out" "$VRRP_CHECKS" $?)
+	check vrrp_transcript_rust $? "$(tail -n1 <<<"$out")"
+	echo "$out" | grep '^#'
+	note "no vrrp transcript from this boot: the vrrp suite on macvlan_vrrp ran here, $(( $(date +%s) - t0 )) s"
+fi
+"$MVV_HARNESS" vrrp-diff --c "$c_tr" --rust "$r_tr" > "$h_out" 2>&1 < /dev/null
+rc=$?
+before=$n
+relay "$h_out" vrrp_
+[ "$((n - before))" = "$VRRP_DIFF_CHECKS" ] && [ "$rc" = 0 ]
+check vrrp_differential_complete $? "vrrp-diff: status $rc, $((n - before)) checks, $VRRP_DIFF_CHECKS expected: $(tail -n1 "$h_out")"
 finish

@@ -23,6 +23,17 @@ pub fn initstate(name: &str) -> Option<String> {
         .map(|s| s.trim().to_string())
 }
 
+/// Whether loaded module `name` is out of tree (its taint flags, in
+/// /sys/module/<name>/taint, hold `O`: built as an external module); None
+/// when it is not loaded.
+pub fn out_of_tree(name: &str) -> Option<bool> {
+    if !is_loaded(name) {
+        return None;
+    }
+    let t = std::fs::read_to_string(sys_path(name).join("taint")).unwrap_or_default();
+    Some(t.contains('O'))
+}
+
 /// "present"/"absent" for messages.
 pub fn presence(name: &str) -> &'static str {
     if is_loaded(name) {

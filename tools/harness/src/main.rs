@@ -38,6 +38,28 @@ enum Cmd {
         /// Path to macvlan_vrrp.ko (re-inserted after the C driver checks)
         #[arg(long, value_name = "PATH")]
         module: PathBuf,
+        /// The driver under test: ours, or the upstream series' patched C
+        /// macvlan.ko (c-patched, which must be loaded already and is left
+        /// loaded; the stock C driver's checks run either way)
+        #[arg(long, value_enum, default_value = "ours")]
+        driver: DriverArg,
+        /// The patched C macvlan.ko (re-inserted after the stock C checks)
+        #[arg(long, value_name = "PATH", required_if_eq("driver", "c-patched"))]
+        c_module: Option<PathBuf>,
+        /// Write each check's observations here (for vrrp-diff)
+        #[arg(long, value_name = "PATH")]
+        transcript: Option<PathBuf>,
+    },
+    /// Compare two vrrp transcripts (mvv-harness vrrp --transcript) check
+    /// by check: the patched C driver's and ours, from one boot. Driver-
+    /// specific observations are printed, not compared
+    VrrpDiff {
+        /// The patched C driver's transcript
+        #[arg(long, value_name = "PATH")]
+        c: PathBuf,
+        /// Our driver's transcript
+        #[arg(long, value_name = "PATH")]
+        rust: PathBuf,
     },
     /// Parity suite: the same scenarios against the C macvlan.ko and ours in
     /// one boot (delivery matrix per mode, netlink attributes and errnos,
@@ -62,6 +84,11 @@ enum Cmd {
         /// The stream's seed (decimal or 0x hex); the default is fixed
         #[arg(long, value_name = "SEED", value_parser = parse_seed)]
         seed: Option<u64>,
+        /// The driver under test: ours, or the upstream series' patched C
+        /// macvlan.ko (c-patched, loaded already; where frames land is
+        /// checked, not the steering counters it does not have)
+        #[arg(long, value_enum, default_value = "ours")]
+        driver: DriverArg,
     },
     /// Fuzz suite: a seeded stream of create/change/delete/up/down
     /// requests for kind macvlan against the C macvlan.ko and against ours,
@@ -274,17 +301,38 @@ fn main() -> ExitCode {
             });
             tap.finish()
         }
-        Cmd::Vrrp { module } => {
+        Cmd::Vrrp {
+            module,
+            driver,
+            c_module,
+            transcript,
+        } => {
+            let subject = match (driver, c_module) {
+                (DriverArg::CPatched, Some(c)) => suites::vrrp::Subject::CPatched(c),
+                _ => suites::vrrp::Subject::Ours,
+            };
             let mut tap = Tap::new(out.lock(), Some(suites::vrrp::TESTS.len()));
             run_async(&mut tap, |tap| {
-                Box::pin(async move { suites::vrrp::run(tap, &module).await })
+                Box::pin(async move {
+                    suites::vrrp::run(tap, &module, subject, transcript.as_deref()).await
+                })
             });
             tap.finish()
         }
-        Cmd::Hostile { frames, seed } => {
+        Cmd::VrrpDiff { c, rust } => {
+            let mut tap = Tap::new(out.lock(), Some(suites::vrrp::DIFF_TESTS));
+            suites::vrrp::diff(&mut tap, &c, &rust);
+            tap.finish()
+        }
+        Cmd::Hostile {
+            frames,
+            seed,
+            driver,
+        } => {
             let mut tap = Tap::new(out.lock(), Some(suites::hostile::TESTS.len()));
+            let c = driver == DriverArg::CPatched;
             run_async(&mut tap, |tap| {
-                Box::pin(async move { suites::hostile::run(tap, frames, seed).await })
+                Box::pin(async move { suites::hostile::run(tap, frames, seed, c).await })
             });
             tap.finish()
         }
@@ -319,6 +367,15 @@ fn main() -> ExitCode {
         }
     };
     ExitCode::from(code)
+}
+
+/// The driver a suite tests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum DriverArg {
+    /// macvlan_vrrp
+    Ours,
+    /// The upstream series' patched C macvlan.ko
+    CPatched,
 }
 
 type SuiteFuture<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + 'a>>;

@@ -9,4 +9,5 @@ pub mod hostile;
 pub mod parity;
 pub mod parity_review;
 pub mod selftest;
+pub mod transcript;
 pub mod vrrp;

@@ -47,6 +47,7 @@ use crate::ping;
 use crate::suites::common::{
     add_switch_port, create_connected, err, expect_driver, index, link, module_file_ok, names_gone,
 };
+use crate::suites::transcript::{compare, Transcript};
 use crate::tap::{Outcome, Tap};
 use crate::vrrp::{fmt_mac, virtual_mac, Family, Vrid};
 
@@ -110,6 +111,84 @@ pub const TESTS: &[&str] = &[
     "teardown",
 ];
 
+/// The checks of `vrrp-diff`: the transcripts' headers, then one per
+/// check of [`TESTS`] (`identical_<check>`).
+pub const DIFF_TESTS: usize = 1 + TESTS.len();
+
+/// `mvv-harness vrrp-diff`: the patched C driver's transcript against
+/// ours, check by check. Compared observations must be identical, outcomes
+/// included; driver-specific ones are printed beside them.
+pub fn diff<W: Write>(tap: &mut Tap<W>, c: &Path, rust: &Path) {
+    let (a, b) = match (Transcript::read(c), Transcript::read(rust)) {
+        (Ok(a), Ok(b)) => (a, b),
+        (a, b) => {
+            let why: Vec<String> = [a.err(), b.err()].into_iter().flatten().collect();
+            tap.fail("transcripts_from_one_boot", why.join("; "));
+            for t in TESTS {
+                tap.fail(&format!("identical_{t}"), "no transcript to compare");
+            }
+            return;
+        }
+    };
+    let patched = Subject::CPatched(PathBuf::new()).describe();
+    let mut f = Vec::new();
+    if a.suite != "vrrp" || b.suite != "vrrp" {
+        f.push(format!(
+            "suites {:?} and {:?}, expected vrrp",
+            a.suite, b.suite
+        ));
+    }
+    if a.driver != patched {
+        f.push(format!(
+            "the first transcript is of {:?}, expected {patched:?}",
+            a.driver
+        ));
+    }
+    if b.driver != OURS {
+        f.push(format!(
+            "the second transcript is of {:?}, expected {OURS:?}",
+            b.driver
+        ));
+    }
+    if a.boot.is_empty() || a.boot != b.boot {
+        f.push(format!("boots {:?} and {:?}, expected one", a.boot, b.boot));
+    }
+    tap.diag(&format!(
+        "differential transcript of the vrrp suite, boot {}: C = {}, Rust = {}",
+        a.boot, a.driver, b.driver
+    ));
+    tap.report("transcripts_from_one_boot", &Outcome::from_failures(&f));
+    let show = |o: Vec<(&str, &str)>| {
+        o.iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    for d in compare(&a, &b, TESTS) {
+        let same = show(a.of(&d.check, false));
+        if d.differences.is_empty() {
+            tap.diag(&format!("{}: {same}", d.check));
+        } else {
+            tap.diag(&format!("{}: the drivers differ:", d.check));
+            for l in d.differences.iter().take(8) {
+                tap.diag(&format!("  {l}  (C | Rust)"));
+            }
+        }
+        let (sa, sb) = (a.of(&d.check, true), b.of(&d.check, true));
+        if !sa.is_empty() || !sb.is_empty() {
+            tap.diag(&format!(
+                "  driver-specific, not compared: C: {} | Rust: {}",
+                if sa.is_empty() { "-".into() } else { show(sa) },
+                if sb.is_empty() { "-".into() } else { show(sb) }
+            ));
+        }
+        tap.report(
+            &format!("identical_{}", d.check),
+            &Outcome::from_failures(&d.differences),
+        );
+    }
+}
+
 fn vmac(family: Family, vrid: u32) -> [u8; 6] {
     virtual_mac(family, Vrid::new(vrid).expect("constant VRID in range"))
 }
@@ -125,28 +204,92 @@ enum R {
     R2,
 }
 
+/// The driver under test: ours, or the upstream series' patched C
+/// `macvlan.ko` (`--driver c-patched`), which must be loaded when the
+/// suite starts and is left loaded. The stock C driver's checks
+/// (`c_driver_*`) run against the stock C `macvlan.ko` either way.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Subject {
+    Ours,
+    /// The patched C module's file, re-inserted after the stock C checks.
+    CPatched(PathBuf),
+}
+
+impl Subject {
+    /// The ethtool driver name and /sys/module name of its devices.
+    pub fn driver(&self) -> &'static str {
+        match self {
+            Subject::Ours => OURS,
+            Subject::CPatched(_) => C_DRIVER,
+        }
+    }
+
+    /// How transcripts and messages name it.
+    pub fn describe(&self) -> &'static str {
+        match self {
+            Subject::Ours => OURS,
+            Subject::CPatched(_) => "macvlan (the upstream series' patched C driver)",
+        }
+    }
+
+    /// Failures unless the subject is loaded and nothing else owns kind
+    /// macvlan. The patched C module is told from the stock one by its
+    /// out-of-tree taint (it is built as an external module).
+    pub fn loaded_alone(&self) -> Vec<String> {
+        let mut f = Vec::new();
+        match self {
+            Subject::Ours => {
+                if !kmod::is_loaded(OURS) {
+                    f.push(format!("/sys/module/{OURS} absent (expected present)"));
+                }
+                if kmod::is_loaded(C_DRIVER) {
+                    f.push(format!("/sys/module/{C_DRIVER} present (expected absent)"));
+                }
+            }
+            Subject::CPatched(_) => {
+                if kmod::is_loaded(OURS) {
+                    f.push(format!("/sys/module/{OURS} present (expected absent)"));
+                }
+                match kmod::out_of_tree(C_DRIVER) {
+                    None => f.push(format!(
+                        "/sys/module/{C_DRIVER} absent (expected the patched C module)"
+                    )),
+                    Some(false) => f.push(format!(
+                        "/sys/module/{C_DRIVER} is the stock (in-tree) module, expected the patched one"
+                    )),
+                    Some(true) => {}
+                }
+            }
+        }
+        f
+    }
+
+    /// Which modules are loaded, for transcripts.
+    fn modules() -> String {
+        let c = match kmod::out_of_tree(C_DRIVER) {
+            None => "absent",
+            Some(true) => "present (out of tree: patched)",
+            Some(false) => "present (in tree: stock)",
+        };
+        format!("{OURS} {}, {C_DRIVER} {c}", kmod::presence(OURS))
+    }
+}
+
 /// Which driver owns link kind "macvlan" right now.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Drv {
-    Ours,
+    /// The driver under test (ours or the patched C one).
+    Subject,
+    /// The stock C driver of the running kernel.
     C,
     /// A module step failed half way.
     Broken,
 }
 
-impl Drv {
-    fn name(self) -> &'static str {
-        match self {
-            Drv::Ours => OURS,
-            Drv::C => C_DRIVER,
-            Drv::Broken => "(none)",
-        }
-    }
-}
-
-/// Puts our driver back (and the C driver out) if the suite stops while
-/// the C driver is loaded.
+/// Puts the driver under test back (and the stock C driver out) if the
+/// suite stops while the stock C driver is loaded.
 struct ModGuard {
+    subject: Subject,
     module: PathBuf,
     armed: bool,
 }
@@ -154,16 +297,37 @@ struct ModGuard {
 impl ModGuard {
     fn restore(&mut self) -> Vec<String> {
         let mut f = Vec::new();
-        if kmod::is_loaded(C_DRIVER) {
-            let r = kmod::rmmod(C_DRIVER);
+        let rm = |name: &str, f: &mut Vec<String>| {
+            let r = kmod::rmmod(name);
             if !r.success {
-                f.push(format!("rmmod {C_DRIVER}: {}", r.summary()));
+                f.push(format!("rmmod {name}: {}", r.summary()));
             }
-        }
-        if !kmod::is_loaded(OURS) {
-            let r = kmod::insmod(&self.module);
+        };
+        let ins = |path: &Path, f: &mut Vec<String>| {
+            let r = kmod::insmod(path);
             if !r.success {
-                f.push(format!("insmod {}: {}", self.module.display(), r.summary()));
+                f.push(format!("insmod {}: {}", path.display(), r.summary()));
+            }
+        };
+        match &self.subject {
+            Subject::Ours => {
+                if kmod::is_loaded(C_DRIVER) {
+                    rm(C_DRIVER, &mut f);
+                }
+                if !kmod::is_loaded(OURS) {
+                    ins(&self.module, &mut f);
+                }
+            }
+            Subject::CPatched(patched) => {
+                if kmod::is_loaded(OURS) {
+                    rm(OURS, &mut f);
+                }
+                if kmod::out_of_tree(C_DRIVER) == Some(false) {
+                    rm(C_DRIVER, &mut f);
+                }
+                if !kmod::is_loaded(C_DRIVER) {
+                    ins(patched, &mut f);
+                }
             }
         }
         self.armed = false;
@@ -214,6 +378,26 @@ impl Landing {
             None => s.push_str(&format!(", {upper} has no {VRRP_ADVERTS_TO_LOWER} counter")),
         }
         s
+    }
+
+    /// Records where the adverts landed under `check` (the raw socket's
+    /// count under `raw_check`); the steering counter is driver-specific.
+    fn record(&self, tr: &mut Transcript, check: &str, raw_check: &str) {
+        tr.obs(check, "sent", self.sent);
+        tr.obs(check, "r2 eth0 (lower)", self.lower);
+        tr.obs(check, "r2 upper", self.upper);
+        tr.obs(check, "elsewhere in r2", self.elsewhere);
+        if let Some(r) = self.raw {
+            tr.obs(raw_check, "raw IPPROTO_VRRP socket on r2 eth0", r);
+        }
+        tr.specific(
+            check,
+            VRRP_ADVERTS_TO_LOWER,
+            match self.counter_delta() {
+                Some(d) => format!("{d:+}"),
+                None => "no such counter".into(),
+            },
+        );
     }
 
     /// Failures against "lower gets all, upper none" or the reverse.
@@ -270,85 +454,115 @@ struct Env {
     tag: u16,
     guard: ModGuard,
     module_ok: bool,
+    subject: Subject,
+    tr: Transcript,
 }
 
-pub async fn run<W: Write>(tap: &mut Tap<W>, module: &Path) {
-    let module_ok = module_file_ok(tap, module);
-    tap.report("module_loaded", &module_loaded());
+/// Reports a check and records its outcome in the transcript.
+fn report<W: Write>(tap: &mut Tap<W>, tr: &mut Transcript, name: &str, o: &Outcome) {
+    tr.outcome(name, o);
+    tap.report(name, o);
+}
 
-    let mut env = match setup(module, module_ok).await {
+/// Runs the suite against `subject`; with `transcript`, writes each
+/// check's observations there (see [`crate::suites::transcript`]).
+pub async fn run<W: Write>(
+    tap: &mut Tap<W>,
+    module: &Path,
+    subject: Subject,
+    transcript: Option<&Path>,
+) {
+    let mut tr = Transcript::new("vrrp", subject.describe());
+    let tr = run_recorded(tap, module, subject, &mut tr).await;
+    if let Some(path) = transcript {
+        if let Err(e) = tr.write(path) {
+            tap.setup_error(&format!("writing the transcript {}: {e}", path.display()));
+        }
+    }
+}
+
+async fn run_recorded<W: Write>(
+    tap: &mut Tap<W>,
+    module: &Path,
+    subject: Subject,
+    tr: &mut Transcript,
+) -> Transcript {
+    let module_ok = match &subject {
+        Subject::Ours => module_file_ok(tap, module),
+        Subject::CPatched(c) => module_file_ok(tap, c),
+    };
+    tr.specific("module_loaded", "modules", Subject::modules());
+    let f = subject.loaded_alone();
+    report(tap, tr, "module_loaded", &Outcome::from_failures(&f));
+    tap.diag(&format!("driver under test: {}", subject.describe()));
+
+    let mut env = match setup(module, module_ok, subject, std::mem::take(tr)).await {
         Ok(env) => {
             tap.diag("namespaces gw sw r1 r2 lan; br0/br1 in sw (multicast snooping off); group 10 on eth0, group 20 on eth1");
-            tap.pass("setup");
             env
         }
-        Err(e) => {
-            tap.fail("setup", e);
+        Err((e, mut tr)) => {
+            report(tap, &mut tr, "setup", &Outcome::Fail(e));
             tap.setup_error("vrrp setup failed");
             for name in &TESTS[2..TESTS.len() - 1] {
-                tap.skip(name, "setup failed");
+                report(tap, &mut tr, name, &Outcome::Skip("setup failed".into()));
             }
-            tap.report("teardown", &names_gone(&ALL_NS));
-            return;
+            report(tap, &mut tr, "teardown", &names_gone(&ALL_NS));
+            return tr;
         }
     };
+    env.report(tap, "setup", &Outcome::Pass);
 
     let o = done(env.uppers_ours(tap).await);
-    tap.report("uppers_ours_mode_vrrp", &o);
+    env.report(tap, "uppers_ours_mode_vrrp", &o);
     let o = done(env.r1_ping_gw(tap).await);
-    tap.report("r1_ping_gw_via_vip", &o);
+    env.report(tap, "r1_ping_gw_via_vip", &o);
     let o = done(env.arp_resolved(tap).await);
-    tap.report("arp_resolved_on_vip", &o);
+    env.report(tap, "arp_resolved_on_vip", &o);
     let o = done(env.nft_counters(tap).await);
-    tap.report("nft_iifname_oifname_eth0v10", &o);
+    env.report(tap, "nft_iifname_oifname_eth0v10", &o);
     let o = done(env.nft_dnat(tap).await);
-    tap.report("nft_dnat_iifname_eth0v10", &o);
+    env.report(tap, "nft_dnat_iifname_eth0v10", &o);
     let o = done(env.nft_snat(tap).await);
-    tap.report("nft_snat_oifname_eth0v10", &o);
+    env.report(tap, "nft_snat_oifname_eth0v10", &o);
     let (o1, o2) = env.v4_adverts(tap).await;
-    tap.report("v4_adverts_stay_on_lower", &o1);
-    tap.report("v4_adverts_raw_socket_on_lower", &o2);
+    env.report(tap, "v4_adverts_stay_on_lower", &o1);
+    env.report(tap, "v4_adverts_raw_socket_on_lower", &o2);
     let o = done(env.v6_adverts(tap).await);
-    tap.report("v6_adverts_stay_on_lower", &o);
-    let o = done(env.mode_landing(tap, macvlan_mode::BRIDGE, Drv::Ours).await);
-    tap.report("bridge_mode_adverts_on_lower", &o);
+    env.report(tap, "v6_adverts_stay_on_lower", &o);
+    for (mode, check) in [
+        (macvlan_mode::BRIDGE, "bridge_mode_adverts_on_lower"),
+        (macvlan_mode::PRIVATE, "private_mode_swallows_adverts"),
+    ] {
+        let o = done(env.mode_landing(tap, mode, Drv::Subject, check).await);
+        env.report(tap, check, &o);
+    }
+    let o = done(env.c_driver_private(tap).await);
+    env.report(tap, "c_driver_private_swallows_adverts", &o);
+    let o = done(env.c_driver_rejects_vrrp(tap).await);
+    env.report(tap, "c_driver_rejects_mode_vrrp", &o);
+    let check = "c_driver_bridge_adverts_on_lower";
     let o = done(
-        env.mode_landing(tap, macvlan_mode::PRIVATE, Drv::Ours)
+        env.mode_landing(tap, macvlan_mode::BRIDGE, Drv::C, check)
             .await,
     );
-    tap.report("private_mode_swallows_adverts", &o);
-    let o = done(env.c_driver_private(tap).await);
-    tap.report("c_driver_private_swallows_adverts", &o);
-    let o = done(env.c_driver_rejects_vrrp(tap).await);
-    tap.report("c_driver_rejects_mode_vrrp", &o);
-    let o = done(env.mode_landing(tap, macvlan_mode::BRIDGE, Drv::C).await);
-    tap.report("c_driver_bridge_adverts_on_lower", &o);
+    env.report(tap, check, &o);
     let o = done(env.reload_ours(tap).await);
-    tap.report("reload_ours", &o);
+    env.report(tap, "reload_ours", &o);
     let (o1, o2) = env.bridge_vs_vrrp(tap).await;
-    tap.report("bridge_vs_vrrp_local_multicast", &o1);
-    tap.report("bridge_vs_vrrp_local_unicast", &o2);
+    env.report(tap, "bridge_vs_vrrp_local_multicast", &o1);
+    env.report(tap, "bridge_vs_vrrp_local_unicast", &o2);
     let o = done(env.failover(tap).await);
-    tap.report("failover_vip_to_r2", &o);
+    env.report(tap, "failover_vip_to_r2", &o);
     let o = done(env.failover_arp(tap).await);
-    tap.report("failover_arp_on_r2_upper", &o);
+    env.report(tap, "failover_arp_on_r2_upper", &o);
     let o = done(env.inside_arp(tap).await);
-    tap.report("inside_lan_arp_vip", &o);
+    env.report(tap, "inside_lan_arp_vip", &o);
     let o = done(env.inside_reach(tap).await);
-    tap.report("inside_r1_reaches_lan", &o);
-    let o = env.teardown().await;
-    tap.report("teardown", &o);
-}
-
-fn module_loaded() -> Outcome {
-    let mut f = Vec::new();
-    if !kmod::is_loaded(OURS) {
-        f.push(format!("/sys/module/{OURS} absent (expected present)"));
-    }
-    if kmod::is_loaded(C_DRIVER) {
-        f.push(format!("/sys/module/{C_DRIVER} present (expected absent)"));
-    }
-    Outcome::from_failures(&f)
+    env.report(tap, "inside_r1_reaches_lan", &o);
+    let (o, mut tr) = env.teardown().await;
+    report(tap, &mut tr, "teardown", &o);
+    tr
 }
 
 /// The IPv4 neighbour entries on `dev`.
@@ -357,6 +571,26 @@ async fn neighbours(nl: &Nl, dev: &str) -> Result<Vec<Neigh>, String> {
     nl.neigh4_dump(Some(i))
         .await
         .map_err(err(format!("RTM_GETNEIGH {}", nl.netns)))
+}
+
+/// A neighbour entry for a transcript: its address and whether it is
+/// resolved (not its exact NUD state, which timing decides).
+fn neigh_obs(n: Option<&Neigh>) -> String {
+    match n {
+        None => "none".into(),
+        Some(n) => format!(
+            "lladdr {}, {}",
+            n.lladdr
+                .as_deref()
+                .map(fmt_mac)
+                .unwrap_or_else(|| "none".into()),
+            if n.is_resolved() {
+                "resolved"
+            } else {
+                "unresolved"
+            }
+        ),
+    }
 }
 
 fn sysctl(ns: &Netns, key: &str, value: &str) -> Result<(), String> {
@@ -457,8 +691,17 @@ table ip mvvnat {
 }
 "#;
 
-async fn setup(module: &Path, module_ok: bool) -> Result<Env, String> {
-    let ([gw, sw, r1, r2, lan], [ngw, nsw, nr1, nr2, nlan], tasks) = create_connected(ALL_NS)?;
+async fn setup(
+    module: &Path,
+    module_ok: bool,
+    subject: Subject,
+    tr: Transcript,
+) -> Result<Env, (String, Transcript)> {
+    let ([gw, sw, r1, r2, lan], [ngw, nsw, nr1, nr2, nlan], tasks) = match create_connected(ALL_NS)
+    {
+        Ok(x) => x,
+        Err(e) => return Err((e, tr)),
+    };
 
     let env = Env {
         gw,
@@ -472,17 +715,31 @@ async fn setup(module: &Path, module_ok: bool) -> Result<Env, String> {
         nr2,
         nlan,
         tasks,
-        drv: Drv::Ours,
+        drv: Drv::Subject,
         tag: 0x5000,
         guard: ModGuard {
+            subject: subject.clone(),
             module: module.to_path_buf(),
             armed: false,
         },
         module_ok,
+        subject,
+        tr,
     };
-    env.build_topology().await?;
-    env.build_uppers().await?;
-    Ok(env)
+    let built = async {
+        env.build_topology().await?;
+        env.build_uppers().await
+    }
+    .await;
+    match built {
+        Ok(()) => Ok(env),
+        Err(e) => {
+            // Dropping the environment deletes nothing: the teardown
+            // check reports the namespaces left behind.
+            let tr = env.tr.clone();
+            Err((e, tr))
+        }
+    }
 }
 
 impl Env {
@@ -671,23 +928,38 @@ impl Env {
         Ok(gone)
     }
 
-    /// Skip unless our driver owns the devices.
+    /// The ethtool driver name of a driver state's devices.
+    fn drv_name(&self, d: Drv) -> &'static str {
+        match d {
+            Drv::Subject => self.subject.driver(),
+            Drv::C => C_DRIVER,
+            Drv::Broken => "(none)",
+        }
+    }
+
+    /// Reports a check and records its outcome in the transcript.
+    fn report<W: Write>(&mut self, tap: &mut Tap<W>, name: &str, o: &Outcome) {
+        report(tap, &mut self.tr, name, o);
+    }
+
+    /// Skip unless the driver under test owns the devices.
     fn need_ours(&self) -> Result<(), Outcome> {
         match self.drv {
-            Drv::Ours => Ok(()),
+            Drv::Subject => Ok(()),
             d => Err(Outcome::Skip(format!(
-                "macvlan devices are not {OURS}'s (driver state {}; see reload_ours)",
-                d.name()
+                "macvlan devices are not {}'s (driver state {}; see reload_ours)",
+                self.subject.driver(),
+                self.drv_name(d)
             ))),
         }
     }
 
-    /// Skip unless our driver owns the devices; else the driver checks of
-    /// `devs`, the first failures of a check.
+    /// Skip unless the driver under test owns the devices; else the driver
+    /// checks of `devs`, the first failures of a check.
     fn begin_ours_check(&self, devs: &[(R, &str)]) -> Result<Vec<String>, Outcome> {
         self.need_ours()?;
         let mut f = Vec::new();
-        self.expect_drivers(devs, OURS, &mut f);
+        self.expect_drivers(devs, self.subject.driver(), &mut f);
         Ok(f)
     }
 
@@ -715,6 +987,7 @@ impl Env {
             (R::R2, V10_6, "eth0", vmac(Family::Ipv6, 10)),
             (R::R2, V20, "eth1", vmac(Family::Ipv4, 20)),
         ];
+        let mut obs: Vec<(bool, String, String)> = Vec::new();
         for (r, dev, lower, mac) in devs {
             let (ns, nl) = self.ns(r);
             let drv = ethtool::drvinfo(ns, dev)
@@ -731,10 +1004,29 @@ impl Env {
                 l.address.as_deref().map(fmt_mac).unwrap_or_default(),
                 if l.is_up() { "UP" } else { "DOWN" }
             ));
-            if drv != OURS {
+            let who = format!("{}/{dev}", ns.name());
+            obs.push((true, format!("{who} driver"), drv.clone()));
+            obs.push((
+                false,
+                who.clone(),
+                format!(
+                    "kind {:?}, IFLA_MACVLAN_MODE {:?}, on {}, mac {}, {}",
+                    l.kind,
+                    l.macvlan_mode(),
+                    if l.link == Some(lower_idx) {
+                        lower.to_string()
+                    } else {
+                        format!("{:?}", l.link)
+                    },
+                    l.address.as_deref().map(fmt_mac).unwrap_or_default(),
+                    if l.is_up() { "UP" } else { "DOWN" }
+                ),
+            ));
+            if drv != self.subject.driver() {
                 f.push(format!(
-                    "{}/{dev}: driver {drv:?}, expected {OURS:?}",
-                    ns.name()
+                    "{}/{dev}: driver {drv:?}, expected {:?}",
+                    ns.name(),
+                    self.subject.driver()
                 ));
             }
             if l.kind.as_deref() != Some("macvlan") {
@@ -766,6 +1058,13 @@ impl Env {
                 f.push(format!("{}/{dev}: not UP", ns.name()));
             }
         }
+        for (specific, k, v) in obs {
+            if specific {
+                self.tr.specific("uppers_ours_mode_vrrp", &k, v);
+            } else {
+                self.tr.obs("uppers_ours_mode_vrrp", &k, v);
+            }
+        }
         Ok(Outcome::from_failures(&f))
     }
 
@@ -777,6 +1076,7 @@ impl Env {
             Err(skip) => return Ok(skip),
         };
         let p = ping_check(tap, &self.r1, GW_IP, &mut f);
+        self.tr.obs("r1_ping_gw_via_vip", "r1 ping gw", p.ratio());
         if p.replies() == 0 {
             tap.diag(&format!("ping output:\n{}", p.run.output.trim_end()));
         }
@@ -791,6 +1091,9 @@ impl Env {
         let gw_mac = link(&self.ngw, "eth0").await?.address.unwrap_or_default();
         let neigh = neighbours(&self.nr1, V10).await?;
         let n = neigh.iter().find(|n| n.dst == Some(IpAddr::V4(GW_IP)));
+        let c = "arp_resolved_on_vip";
+        self.tr.obs(c, "gw eth0", fmt_mac(&gw_mac));
+        self.tr.obs(c, "r1 eth0v10 neighbour gw", neigh_obs(n));
         match n {
             None => f.push(format!(
                 "r1: no neighbour entry for {GW_IP} on eth0v10 ({} entries)",
@@ -820,7 +1123,13 @@ impl Env {
         }
         // The lower device must not hold it (the 2014 mode left it there, FAILED).
         let on_lower = neighbours(&self.nr1, "eth0").await?;
-        if let Some(n) = on_lower.iter().find(|n| n.dst == Some(IpAddr::V4(GW_IP))) {
+        let l = on_lower.iter().find(|n| n.dst == Some(IpAddr::V4(GW_IP)));
+        self.tr.obs(
+            c,
+            "r1 eth0 neighbour gw",
+            if l.is_some() { "present" } else { "none" },
+        );
+        if let Some(n) = l {
             tap.diag(&format!(
                 "r1 eth0 also has {GW_IP}: {}",
                 crate::addr::state_name(&n.state)
@@ -828,7 +1137,9 @@ impl Env {
         }
         let neigh = neighbours(&self.ngw, "eth0").await?;
         let want = vmac(Family::Ipv4, 10);
-        match neigh.iter().find(|n| n.dst == Some(IpAddr::V4(VIP))) {
+        let g = neigh.iter().find(|n| n.dst == Some(IpAddr::V4(VIP)));
+        self.tr.obs(c, "gw neighbour VIP", neigh_obs(g));
+        match g {
             None => f.push(format!("gw: no neighbour entry for {VIP}")),
             Some(n) => {
                 tap.diag(&format!(
@@ -859,6 +1170,10 @@ impl Env {
         let in1 = nft_counter(&self.r1, "inet", "mvv", "in_v10")?;
         let out1 = nft_counter(&self.r1, "inet", "mvv", "out_v10")?;
         let replies = u64::from(p.replies());
+        let c = "nft_iifname_oifname_eth0v10";
+        self.tr.obs(c, "gw ping VIP", p.ratio());
+        self.tr.obs(c, "r1 iifname eth0v10 counter", in1 - in0);
+        self.tr.obs(c, "r1 oifname eth0v10 counter", out1 - out0);
         tap.diag(&format!(
             "gw ping {VIP}: {}; r1 nft iifname \"eth0v10\" +{}, oifname \"eth0v10\" +{}",
             p.ratio(),
@@ -918,6 +1233,9 @@ impl Env {
             b"mvv-dnat",
             "dnat_5000",
         )?;
+        let c = "nft_dnat_iifname_eth0v10";
+        self.tr.obs(c, "r1 listener received", got.len());
+        self.tr.obs(c, "dnat rule counter", after - before);
         tap.diag(&format!(
             "gw -> {VIP}:{DNAT_PORT} x3; r1 listener on :{DNAT_TO} received {} (from {:?}); dnat rule counter +{}",
             got.len(),
@@ -951,6 +1269,14 @@ impl Env {
             b"mvv-snat",
             "snat_6000",
         )?;
+        let c = "nft_snat_oifname_eth0v10";
+        self.tr.obs(c, "gw received", got.len());
+        self.tr.obs(
+            c,
+            "sources",
+            format!("{:?}", got.iter().map(|a| a.ip()).collect::<Vec<_>>()),
+        );
+        self.tr.obs(c, "snat rule counter", after - before);
         tap.diag(&format!(
             "r1 -> {GW_IP}:{SNAT_PORT} x3; gw received {} with sources {:?}; snat rule counter +{}",
             got.len(),
@@ -1072,6 +1398,11 @@ impl Env {
             Err(e) => return (Outcome::Fail(e.clone()), Outcome::Fail(e)),
         };
         tap.diag(&format!("VRRP mode, IPv4: {}", l.describe(V10)));
+        l.record(
+            &mut self.tr,
+            "v4_adverts_stay_on_lower",
+            "v4_adverts_raw_socket_on_lower",
+        );
         l.expect(true, V10, &mut f);
         match l.counter_delta() {
             Some(d) if d == i64::from(N) => {}
@@ -1096,6 +1427,11 @@ impl Env {
         };
         let l = self.send_adverts(true, V10_6, false).await?;
         tap.diag(&format!("VRRP mode, IPv6: {}", l.describe(V10_6)));
+        l.record(
+            &mut self.tr,
+            "v6_adverts_stay_on_lower",
+            "v6_adverts_stay_on_lower",
+        );
         l.expect(true, V10_6, &mut f);
         match l.counter_delta() {
             Some(d) if d == i64::from(N) => {}
@@ -1113,24 +1449,26 @@ impl Env {
         tap: &mut Tap<W>,
         mode: u32,
         drv: Drv,
+        check: &str,
     ) -> Result<Outcome, String> {
         if self.drv != drv {
             return Ok(Outcome::Skip(format!(
                 "needs {} devices; driver state is {}",
-                drv.name(),
-                self.drv.name()
+                self.drv_name(drv),
+                self.drv_name(self.drv)
             )));
         }
         let mut f = Vec::new();
         self.set_mode(R::R2, V10, mode).await?;
-        self.expect_drivers(&[(R::R1, V10), (R::R2, V10)], drv.name(), &mut f);
+        self.expect_drivers(&[(R::R1, V10), (R::R2, V10)], self.drv_name(drv), &mut f);
         let l = self.send_adverts(false, V10, true).await?;
         let m = macvlan_mode::describe(mode);
         tap.diag(&format!(
             "{} r2 eth0v10 mode {m}, IPv4: {}",
-            drv.name(),
+            self.drv_name(drv),
             l.describe(V10)
         ));
+        l.record(&mut self.tr, check, check);
         let to_lower = mode != macvlan_mode::PRIVATE;
         l.expect(to_lower, V10, &mut f);
         if to_lower && l.raw != Some(N) {
@@ -1163,31 +1501,35 @@ impl Env {
                 "no module file to re-insert afterwards".into(),
             ));
         }
-        if self.drv != Drv::Ours {
+        if self.drv != Drv::Subject {
             return Ok(Outcome::Skip(format!(
                 "driver state is {}",
-                self.drv.name()
+                self.drv_name(self.drv)
             )));
         }
+        let c = "c_driver_private_swallows_adverts";
         let gone = self.delete_uppers().await?;
         tap.diag(&format!("deleted {}", gone.join(" ")));
+        self.tr.obs(c, "deleted", gone.join(" "));
         self.guard.armed = true;
         self.drv = Drv::Broken;
-        let r = kmod::rmmod(OURS);
+        let subject = self.subject.driver();
+        let r = kmod::rmmod(subject);
         if !r.success {
-            return Err(format!("rmmod {OURS}: {}", r.summary()));
+            return Err(format!("rmmod {subject}: {}", r.summary()));
         }
+        // modprobe takes the stock C module from /lib/modules.
         let r = kmod::modprobe(C_DRIVER);
         if !r.success {
             return Err(format!("modprobe {C_DRIVER}: {}", r.summary()));
         }
-        if !kmod::is_loaded(C_DRIVER) || kmod::is_loaded(OURS) {
+        if kmod::out_of_tree(C_DRIVER) != Some(false) || kmod::is_loaded(OURS) {
             return Err(format!(
-                "after rmmod/modprobe: {C_DRIVER} {}, {OURS} {}",
-                kmod::presence(C_DRIVER),
-                kmod::presence(OURS)
+                "after rmmod/modprobe, expected the stock {C_DRIVER} alone: {}",
+                Subject::modules()
             ));
         }
+        self.tr.specific(c, "modules", Subject::modules());
         self.drv = Drv::C;
         let p = macvlan_mode::PRIVATE;
         let v10 = vmac(Family::Ipv4, 10);
@@ -1212,6 +1554,7 @@ impl Env {
             "-> a daemon listening on r2 eth0 sees {} of {N} adverts from the master",
             l.raw.unwrap_or(0)
         ));
+        l.record(&mut self.tr, c, c);
         l.expect(false, V10, &mut f);
         Ok(Outcome::from_failures(&f))
     }
@@ -1222,8 +1565,8 @@ impl Env {
     ) -> Result<Outcome, String> {
         if self.drv != Drv::C {
             return Ok(Outcome::Skip(format!(
-                "needs {C_DRIVER} loaded; driver state is {}",
-                self.drv.name()
+                "needs the stock {C_DRIVER} loaded; driver state is {}",
+                self.drv_name(self.drv)
             )));
         }
         let mut f = Vec::new();
@@ -1236,6 +1579,18 @@ impl Env {
                 &vmac(Family::Ipv4, 99),
             ))
             .await;
+        let c = "c_driver_rejects_mode_vrrp";
+        self.tr.obs(
+            c,
+            "RTM_NEWLINK mode 32",
+            match &r {
+                Err(NlError::Kernel { errno, ext }) => {
+                    format!("{} (extack {:?})", errno_name(*errno), ext.msg)
+                }
+                Err(e) => format!("{e}"),
+                Ok(()) => "accepted".into(),
+            },
+        );
         match r {
             Err(NlError::Kernel { errno, ext }) => {
                 tap.diag(&format!(
@@ -1259,9 +1614,11 @@ impl Env {
 
     async fn reload_ours<W: Write>(&mut self, tap: &mut Tap<W>) -> Result<Outcome, String> {
         let mut f = Vec::new();
-        if self.drv != Drv::Ours {
+        let c = "reload_ours";
+        if self.drv != Drv::Subject {
             let gone = self.delete_uppers().await?;
             tap.diag(&format!("deleted {}", gone.join(" ")));
+            self.tr.obs(c, "deleted", gone.join(" "));
             f.extend(self.guard.restore());
         } else {
             // The C steps never ran: rebuild anyway, for a known state.
@@ -1270,17 +1627,17 @@ impl Env {
                 "deleted {} ({C_DRIVER} steps did not run)",
                 gone.join(" ")
             ));
+            self.tr
+                .obs(c, "deleted (stock C steps did not run)", gone.join(" "));
         }
-        if kmod::is_loaded(C_DRIVER) || !kmod::is_loaded(OURS) {
-            f.push(format!(
-                "after reload: {C_DRIVER} {}, {OURS} {}",
-                kmod::presence(C_DRIVER),
-                kmod::presence(OURS)
-            ));
+        self.tr.specific(c, "modules", Subject::modules());
+        let state = self.subject.loaded_alone();
+        if !state.is_empty() {
+            f.push(format!("after reload: {}", state.join("; ")));
             self.drv = Drv::Broken;
             return Ok(Outcome::from_failures(&f));
         }
-        self.drv = Drv::Ours;
+        self.drv = Drv::Subject;
         if let Err(e) = self.build_uppers().await {
             self.drv = Drv::Broken;
             f.push(format!("rebuilding the VRRP-mode devices: {e}"));
@@ -1294,15 +1651,21 @@ impl Env {
             (R::R2, V10_6),
             (R::R2, V20),
         ];
-        self.expect_drivers(&devs, OURS, &mut f);
+        self.expect_drivers(&devs, self.subject.driver(), &mut f);
         for (r, d) in devs {
             let m = link(self.ns(r).1, d).await?.macvlan_mode();
+            self.tr.obs(
+                c,
+                &format!("{r:?}/{d} mode after rebuild"),
+                format!("{m:?}"),
+            );
             if m != Some(macvlan_mode::VRRP) {
                 f.push(format!("{:?}/{d}: mode {m:?} after rebuild", r));
             }
         }
         tap.diag(&format!(
-            "{OURS} re-inserted, {C_DRIVER} unloaded, VRRP-mode devices rebuilt"
+            "{} re-inserted, the stock {C_DRIVER} unloaded, VRRP-mode devices rebuilt",
+            self.subject.describe()
         ));
         Ok(Outcome::from_failures(&f))
     }
@@ -1437,9 +1800,10 @@ impl Env {
         let r = async {
             let bridge = self.local_traffic(macvlan_mode::BRIDGE).await?;
             let mut f = Vec::new();
-            self.expect_drivers(&[(R::R1, V10), (R::R1, V11)], OURS, &mut f);
+            let d = self.subject.driver();
+            self.expect_drivers(&[(R::R1, V10), (R::R1, V11)], d, &mut f);
             let vrrp = self.local_traffic(macvlan_mode::VRRP).await?;
-            self.expect_drivers(&[(R::R1, V10), (R::R1, V11)], OURS, &mut f);
+            self.expect_drivers(&[(R::R1, V10), (R::R1, V11)], d, &mut f);
             Ok::<_, String>((bridge, vrrp, f))
         }
         .await;
@@ -1468,6 +1832,21 @@ impl Env {
                 l.on_v10, l.on_lower, l.ip_layer_v10, l.switch_port, l.switch_rx_packets
             )
         };
+        for (check, what, mode, l) in [
+            ("bridge_vs_vrrp_local_multicast", "advert", "bridge", &bmc),
+            ("bridge_vs_vrrp_local_multicast", "advert", "vrrp", &vmc),
+            ("bridge_vs_vrrp_local_unicast", "unicast", "bridge", &buc),
+            ("bridge_vs_vrrp_local_unicast", "unicast", "vrrp", &vuc),
+        ] {
+            self.tr.obs(
+                check,
+                &format!("{mode} mode, {N} {what}s from eth0v11"),
+                format!(
+                    "eth0v10 {}, r1 eth0 {}, IP layer on eth0v10 {}, crossed sw-r1 {}, sw-r1 rx_packets +{}",
+                    l.on_v10, l.on_lower, l.ip_layer_v10, l.switch_port, l.switch_rx_packets
+                ),
+            );
+        }
         tap.diag(&line(
             "multicast advert VRID 11",
             "bridge",
@@ -1558,6 +1937,10 @@ impl Env {
         let p = ping::ping(&self.gw, VIP, 5);
         let r1_1 = nft_counter(&self.r1, "inet", "mvv", "in_v10")?;
         let r2_1 = nft_counter(&self.r2, "inet", "mvv", "in_v10")?;
+        let c = "failover_vip_to_r2";
+        self.tr.obs(c, "gw ping VIP", p.ratio());
+        self.tr.obs(c, "r2 iifname eth0v10 counter", r2_1 - r2_0);
+        self.tr.obs(c, "r1 iifname eth0v10 counter", r1_1 - r1_0);
         tap.diag(&format!(
             "r1 eth0v10 down, VIP on r2 eth0v10, 3 gratuitous ARPs; gw ping {VIP}: {}; \
              iifname \"eth0v10\" counters: r2 +{}, r1 +{}",
@@ -1593,6 +1976,10 @@ impl Env {
         let gw_mac = link(&self.ngw, "eth0").await?.address.unwrap_or_default();
         let neigh = neighbours(&self.nr2, V10).await?;
         let n = neigh.iter().find(|n| n.dst == Some(IpAddr::V4(GW_IP)));
+        let c = "failover_arp_on_r2_upper";
+        self.tr.obs(c, "r2 ping gw", p.ratio());
+        self.tr.obs(c, "gw eth0", fmt_mac(&gw_mac));
+        self.tr.obs(c, "r2 eth0v10 neighbour gw", neigh_obs(n));
         tap.diag(&format!(
             "r2 ping {GW_IP}: {}; r2 eth0v10 neighbour {GW_IP}: {}",
             p.ratio(),
@@ -1681,6 +2068,22 @@ impl Env {
         // and its ARP request for lan carries sender IP 192.168.1.254 with
         // eth1's MAC, which rebinds lan's entry for the VIP.
         let (p, n) = self.lan_ping_vip().await?;
+        let c = "inside_lan_arp_vip";
+        self.tr.obs(c, "arp_announce 0: lan ping VIP", p.ratio());
+        self.tr.obs(
+            c,
+            "arp_announce 0: lan neighbour VIP",
+            format!(
+                "{}, {}",
+                n.as_ref()
+                    .map_or("none".to_string(), |n| owner(n.lladdr.as_deref())),
+                n.as_ref().map_or("-", |n| if n.is_resolved() {
+                    "resolved"
+                } else {
+                    "unresolved"
+                })
+            ),
+        );
         tap.diag(&format!(
             "arp_announce 0 on r1 eth1: lan ping {VIP_IN}: {}; lan neighbour {VIP_IN}: {}",
             p.ratio(),
@@ -1697,6 +2100,21 @@ impl Env {
         }
         self.flush_inside_neighbours().await?;
         let (p, n) = self.lan_ping_vip().await?;
+        self.tr.obs(c, "arp_announce 2: lan ping VIP", p.ratio());
+        self.tr.obs(
+            c,
+            "arp_announce 2: lan neighbour VIP",
+            format!(
+                "{}, {}",
+                n.as_ref()
+                    .map_or("none".to_string(), |n| owner(n.lladdr.as_deref())),
+                n.as_ref().map_or("-", |n| if n.is_resolved() {
+                    "resolved"
+                } else {
+                    "unresolved"
+                })
+            ),
+        );
         tap.diag(&format!(
             "arp_announce 2 on r1 eth1: lan ping {VIP_IN}: {}; lan neighbour {VIP_IN}: {}",
             p.ratio(),
@@ -1722,13 +2140,15 @@ impl Env {
             Ok(f) => f,
             Err(skip) => return Ok(skip),
         };
-        ping_check(tap, &self.r1, LAN_IP, &mut f);
+        let p = ping_check(tap, &self.r1, LAN_IP, &mut f);
+        self.tr
+            .obs("inside_r1_reaches_lan", "r1 ping lan", p.ratio());
         Ok(Outcome::from_failures(&f))
     }
 
     // ---- teardown ------------------------------------------------------------
 
-    async fn teardown(mut self) -> Outcome {
+    async fn teardown(mut self) -> (Outcome, Transcript) {
         let mut f = Vec::new();
         if self.guard.armed {
             f.extend(self.guard.restore());
@@ -1745,14 +2165,13 @@ impl Env {
         if let Outcome::Fail(m) = names_gone(&ALL_NS) {
             f.push(m);
         }
-        if !kmod::is_loaded(OURS) || kmod::is_loaded(C_DRIVER) {
-            f.push(format!(
-                "at the end: {OURS} {}, {C_DRIVER} {}",
-                kmod::presence(OURS),
-                kmod::presence(C_DRIVER)
-            ));
+        self.tr
+            .specific("teardown", "modules at the end", Subject::modules());
+        let state = self.subject.loaded_alone();
+        if !state.is_empty() {
+            f.push(format!("at the end: {}", state.join("; ")));
         }
-        Outcome::from_failures(&f)
+        (Outcome::from_failures(&f), std::mem::take(&mut self.tr))
     }
 }
 
