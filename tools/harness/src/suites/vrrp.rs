@@ -2218,6 +2218,30 @@ mod tests {
     }
 
     #[test]
+    fn transcript_macs_are_named_not_printed() {
+        let gw = [0x46, 0x19, 0x93, 0xe2, 0x18, 0x43];
+        let known: &[(&[u8], &str)] = &[(&gw, "gw eth0's MAC")];
+        assert_eq!(mac_obs(Some(&gw), known), "gw eth0's MAC");
+        assert_eq!(
+            mac_obs(Some(&vmac(Family::Ipv4, 20)), known),
+            "00:00:5e:00:01:14"
+        );
+        assert_eq!(mac_obs(Some(&[2, 0, 0, 0, 0, 1]), known), "another MAC");
+        assert_eq!(mac_obs(None, known), "none");
+        assert_eq!(neigh_obs(None, known), "none");
+    }
+
+    #[test]
+    fn diff_checks_cover_the_plan() {
+        assert_eq!(DIFF_TESTS, TESTS.len() + 1);
+        assert_eq!(
+            Subject::CPatched(PathBuf::new()).driver(),
+            C_DRIVER,
+            "the patched C driver's devices report the C driver's name"
+        );
+    }
+
+    #[test]
     fn landing_expectations() {
         let l = Landing {
             sent: 20,
