@@ -23,6 +23,15 @@
 //! verifies that the macvlans it uses belong to the expected driver
 //! (ethtool driver name).
 //!
+//! The driver under test is ours, or with `--driver c-patched` the
+//! upstream series' patched C `macvlan.ko` ([`Subject`]); the checks of the
+//! stock C driver (`c_driver_*`) swap to the stock module either way. Each
+//! check records what it observed in a [`Transcript`]: compared
+//! observations (where frames landed, counters, neighbour entries, errnos)
+//! and driver-specific ones (driver name, `vrrp_adverts_to_lower`, which
+//! modules are loaded), so that [`diff`] can compare the two drivers' runs
+//! check by check.
+//!
 //! IPv6 is disabled in every namespace, so that no DAD, MLD or router
 //! solicitation adds noise, and a backup's upper device never transmits from
 //! the shared virtual MAC (which would move the switch's FDB entry).
