@@ -24,7 +24,7 @@ pub fn initstate(name: &str) -> Option<String> {
 }
 
 /// Whether loaded module `name` is out of tree (its taint flags, in
-/// /sys/module/<name>/taint, hold `O`: built as an external module); None
+/// `/sys/module/<name>/taint`, hold `O`: built as an external module); None
 /// when it is not loaded.
 pub fn out_of_tree(name: &str) -> Option<bool> {
     if !is_loaded(name) {
