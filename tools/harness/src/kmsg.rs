@@ -104,6 +104,10 @@ const FAULT_HEADERS: &[&str] = &[
     " page allocation failure: order:",
 ];
 
+/// What ref_tracker prints when it cannot allocate a tracker (the object's
+/// references are then counted, not tracked): inside the window, dropped.
+const TRACKER_ALLOC_FAILED: &str = "ref_tracker: memory allocation failure";
+
 /// Writes `text` to the kernel log (`/dev/kmsg`, at KERN_NOTICE).
 pub fn mark(text: &str) -> io::Result<()> {
     OpenOptions::new()
@@ -136,6 +140,8 @@ pub fn drop_injected_fault_traces<'a>(lines: impl IntoIterator<Item = &'a str>) 
         } else if in_fault && text.trim() == "</TASK>" {
             in_fault = false;
         } else if in_fault && text.trim() == "Call Trace:" {
+            continue;
+        } else if window && text.starts_with(TRACKER_ALLOC_FAILED) {
             continue;
         }
         out.push(line);
@@ -204,7 +210,9 @@ mod tests {
             "[    2.3] Call Trace:",
             "[    2.3] WARNING: CPU: 1 PID: 7 at net/core/dev.c:1 x+0x1/0x2",
             "[    2.3]  </TASK>",
+            "[    2.35] ref_tracker: memory allocation failure, unreliable refcount tracker.",
             "[    2.4] mvv-fault-injection: off",
+            "[    2.45] ref_tracker: memory allocation failure, unreliable refcount tracker.",
             "[    2.5] FAULT_INJECTION: forcing a failure.",
             "[    2.5] Call Trace:",
         ];
@@ -212,7 +220,9 @@ mod tests {
         let traces: Vec<&str> = kept
             .iter()
             .copied()
-            .filter(|l| l.contains("Call Trace:") || l.contains("WARNING:"))
+            .filter(|l| {
+                l.contains("Call Trace:") || l.contains("WARNING:") || l.contains("ref_tracker")
+            })
             .collect();
         assert_eq!(
             traces,
@@ -220,6 +230,7 @@ mod tests {
                 "[    1.0] Call Trace:",
                 "[    2.2] Call Trace:",
                 "[    2.3] WARNING: CPU: 1 PID: 7 at net/core/dev.c:1 x+0x1/0x2",
+                "[    2.45] ref_tracker: memory allocation failure, unreliable refcount tracker.",
                 "[    2.5] Call Trace:",
             ]
         );
