@@ -618,14 +618,91 @@ pub(super) fn fresh_namespace(name: &str) -> Result<(Netns, Socket, Vec<i32>), S
     Ok((ns, sock, lower_index))
 }
 
+/// Streams that run at once, each in a namespace of its own with a seed of
+/// its own (`seed + i`; stream 0 has the suite's seed). Namespaces share
+/// nothing a request can reach, so each stream's answers do not depend on
+/// the others; most of a request's time is spent waiting for RCU grace
+/// periods (unregistering a device), which the streams overlap.
+pub const STREAMS: usize = 4;
+
+/// The seed of stream `i`.
+pub fn stream_seed(seed: u64, i: usize) -> u64 {
+    seed.wrapping_add(i as u64)
+}
+
+/// `requests` split over the streams.
+fn per_stream(requests: usize) -> Vec<usize> {
+    (0..STREAMS)
+        .map(|i| requests / STREAMS + usize::from(i < requests % STREAMS))
+        .collect()
+}
+
 /// Runs `requests` requests of the stream seeded `seed` in a fresh namespace.
-fn run_stream(seed: u64, requests: usize, vrrp: bool) -> Result<Run, String> {
-    let (ns, mut sock, lower_index) = fresh_namespace("mvv-fuzz")?;
+fn run_stream(name: &str, seed: u64, requests: usize, vrrp: bool) -> Result<Run, String> {
+    let (ns, mut sock, lower_index) = fresh_namespace(name)?;
     let run = stream_here(&mut sock, seed, requests, vrrp, lower_index)?;
     drop(sock);
     ns.delete()
         .map_err(|e| format!("deleting the namespace: {e:#}"))?;
     Ok(run)
+}
+
+/// Runs [`STREAMS`] streams at once, `requests` requests in all.
+fn run_streams(seed: u64, requests: usize, vrrp: bool) -> Result<Streams, String> {
+    let start = Instant::now();
+    let runs: Vec<Result<Run, String>> = std::thread::scope(|s| {
+        let handles: Vec<_> = per_stream(requests)
+            .into_iter()
+            .enumerate()
+            .map(|(i, n)| {
+                s.spawn(move || run_stream(&format!("mvv-fuzz{i}"), stream_seed(seed, i), n, vrrp))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| Err("a stream panicked".into())))
+            .collect()
+    });
+    Ok(Streams {
+        runs: runs.into_iter().collect::<Result<_, _>>()?,
+        seconds: start.elapsed().as_secs_f64(),
+    })
+}
+
+/// The runs of the streams, and how long they took together.
+pub struct Streams {
+    pub runs: Vec<Run>,
+    pub seconds: f64,
+}
+
+impl Streams {
+    /// All streams as one run, for the counts.
+    fn merged(&self) -> Run {
+        let mut m = Run {
+            answers: Vec::new(),
+            whats: Vec::new(),
+            kinds: Vec::new(),
+            errnos: BTreeMap::new(),
+            seconds: self.seconds,
+            end: String::new(),
+            profile: BTreeMap::new(),
+        };
+        for r in &self.runs {
+            m.answers.extend(r.answers.iter().map(|a| Answer {
+                errno: a.errno,
+                state: String::new(),
+            }));
+            m.kinds.extend(&r.kinds);
+            for (k, n) in &r.errnos {
+                *m.errnos.entry(*k).or_default() += n;
+            }
+            for (k, t) in &r.profile {
+                *m.profile.entry(k.clone()).or_default() += t;
+            }
+            m.whats.extend(r.whats.iter().cloned());
+        }
+        m
+    }
 }
 
 /// Runs `requests` requests of the stream seeded `seed` over `sock`, whose
@@ -759,23 +836,47 @@ pub fn userns_child(requests: usize, seed: u64, uid: u32) -> Result<(), String> 
     out.flush().map_err(|e| e.to_string())
 }
 
-/// Runs the stream in an unprivileged user namespace ([`userns_child`]),
-/// returns what it observed (with `whats` left empty), and checks that the
-/// process had no privilege in the initial user namespace.
-fn run_userns(seed: u64, requests: usize) -> Result<Run, String> {
+/// Runs [`STREAMS`] streams, `requests` requests in all, each in an
+/// unprivileged user namespace of its own ([`userns_child`]), at once.
+fn run_userns(seed: u64, requests: usize) -> Result<Streams, String> {
     let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
-    let out = Command::new(exe)
-        .args([
-            "fuzz-userns",
-            "--requests",
-            &requests.to_string(),
-            "--seed",
-            &seed.to_string(),
-            "--uid",
-            &USERNS_UID.to_string(),
-        ])
-        .output()
-        .map_err(|e| format!("starting mvv-harness fuzz-userns: {e}"))?;
+    let start = Instant::now();
+    let children: Vec<_> = per_stream(requests)
+        .into_iter()
+        .enumerate()
+        .map(|(i, n)| {
+            Command::new(&exe)
+                .args([
+                    "fuzz-userns",
+                    "--requests",
+                    &n.to_string(),
+                    "--seed",
+                    &stream_seed(seed, i).to_string(),
+                    "--uid",
+                    &USERNS_UID.to_string(),
+                ])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .map_err(|e| format!("starting mvv-harness fuzz-userns: {e}"))
+        })
+        .collect();
+    let mut runs = Vec::new();
+    for (child, n) in children.into_iter().zip(per_stream(requests)) {
+        let out = child?
+            .wait_with_output()
+            .map_err(|e| format!("mvv-harness fuzz-userns: {e}"))?;
+        runs.push(parse_userns(out, n));
+    }
+    Ok(Streams {
+        runs: runs.into_iter().collect::<Result<_, _>>()?,
+        seconds: start.elapsed().as_secs_f64(),
+    })
+}
+
+/// What one [`userns_child`] printed, as a run (with `whats` left empty);
+/// checks that the process had no privilege in the initial user namespace.
+fn parse_userns(out: std::process::Output, requests: usize) -> Result<Run, String> {
     let text = String::from_utf8_lossy(&out.stdout);
     if !out.status.success() {
         return Err(format!(
@@ -868,39 +969,67 @@ fn report_counts<W: Write>(tap: &mut Tap<W>, who: &str, run: &Run) {
     }
 }
 
-/// Compares two runs of the same stream request by request (`whats` from
-/// `a`); returns a failure reason, after printing the first differences.
-fn compare<W: Write>(tap: &mut Tap<W>, seed: u64, names: [&str; 2], a: &Run, b: &Run) -> Result<(), String> {
-    let diffs: Vec<usize> = (0..a.answers.len().min(b.answers.len()))
-        .filter(|&i| a.answers[i] != b.answers[i])
-        .collect();
-    for &i in diffs.iter().take(5) {
-        tap.diag(&format!(
-            "difference at request {i} (seed {seed:#x}): {}",
-            a.whats.get(i).map_or("?", |w| w.as_str())
-        ));
-        for (who, r) in names.iter().zip([a, b]) {
+/// Compares the streams of two runs request by request (`whats` from
+/// `a`); with `prefix`, `b`'s streams may be shorter (the rest of `a`'s is
+/// not compared, nor the end states). Returns a failure reason, after
+/// printing the first differences.
+fn compare<W: Write>(
+    tap: &mut Tap<W>,
+    seed: u64,
+    names: [&str; 2],
+    a: &Streams,
+    b: &Streams,
+    prefix: bool,
+) -> Result<(), String> {
+    let mut bad = Vec::new();
+    let mut shown = 0;
+    if a.runs.len() != b.runs.len() {
+        return Err(format!("{} streams against {}", a.runs.len(), b.runs.len()));
+    }
+    for (k, (x, y)) in a.runs.iter().zip(&b.runs).enumerate() {
+        let n = x.answers.len().min(y.answers.len());
+        let diffs: Vec<usize> = (0..n).filter(|&i| x.answers[i] != y.answers[i]).collect();
+        for &i in diffs.iter().take(5usize.saturating_sub(shown)) {
+            shown += 1;
             tap.diag(&format!(
-                "  {who:>6}: {} | {}",
-                errno_name(r.answers[i].errno),
-                r.answers[i].state
+                "difference at request {i} of stream {k} (seed {:#x}): {}",
+                stream_seed(seed, k),
+                x.whats.get(i).map_or("?", |w| w.as_str())
+            ));
+            for (who, r) in names.iter().zip([x, y]) {
+                tap.diag(&format!(
+                    "  {who:>6}: {} | {}",
+                    errno_name(r.answers[i].errno),
+                    r.answers[i].state
+                ));
+            }
+        }
+        let whole = x.answers.len() == y.answers.len();
+        if !diffs.is_empty() {
+            bad.push(format!(
+                "stream {k}: {} of {n} requests answered differently; first at {}",
+                diffs.len(),
+                diffs[0]
             ));
         }
+        if !whole && !prefix {
+            bad.push(format!("stream {k}: {} requests against {}", x.answers.len(), y.answers.len()));
+        }
+        if whole && x.end != y.end {
+            tap.diag(&format!(
+                "stream {k}: different end states:\n  {:>6}: {}\n  {:>6}: {}",
+                names[0], x.end, names[1], y.end
+            ));
+            bad.push(format!("stream {k}: different end states"));
+        }
+        if y.answers.is_empty() {
+            bad.push(format!("stream {k}: no request answered"));
+        }
     }
-    if a.end != b.end {
-        tap.diag(&format!("different end states:\n  {:>6}: {}\n  {:>6}: {}", names[0], a.end, names[1], b.end));
-    }
-    if diffs.is_empty() && a.answers.len() == b.answers.len() && a.end == b.end {
+    if bad.is_empty() {
         Ok(())
     } else {
-        Err(format!(
-            "{} of {} requests answered differently ({} against {}); first at {}",
-            diffs.len(),
-            a.answers.len().min(b.answers.len()),
-            a.answers.len(),
-            b.answers.len(),
-            diffs.first().copied().unwrap_or(0)
-        ))
+        Err(bad.join("; "))
     }
 }
 
@@ -1082,12 +1211,30 @@ fn faults_compared(c: &Result<FaultRuns, String>, o: &Result<FaultRuns, String>,
     }
 }
 
+/// `/sys/kernel/rcu_expedited`: while it is 1, synchronize_rcu() is
+/// expedited. Unregistering a device waits for grace periods, and under TCG
+/// that was most of a request's time (see Documentation/testing.rst).
+const RCU_EXPEDITED: &str = "/sys/kernel/rcu_expedited";
+
 pub fn run<W: Write>(tap: &mut Tap<W>, ko: &Path, requests: usize, seed: u64, fault_stride: u32) {
+    let rcu_was = std::fs::read_to_string(RCU_EXPEDITED).unwrap_or_default();
+    if let Err(e) = std::fs::write(RCU_EXPEDITED, "1") {
+        tap.diag(&format!("cannot write {RCU_EXPEDITED}: {e}"));
+    }
+    run_all(tap, ko, requests, seed, fault_stride);
+    if !rcu_was.trim().is_empty() {
+        let _ = std::fs::write(RCU_EXPEDITED, rcu_was.trim());
+    }
+}
+
+fn run_all<W: Write>(tap: &mut Tap<W>, ko: &Path, requests: usize, seed: u64, fault_stride: u32) {
     // Which allocations fail: every one with stride 1 (make check-full),
     // else every stride-th from an offset the seed picks.
     let stride = fault_stride.max(1);
     let faults = ((seed % stride as u64) as u32 + 1, stride);
-    let userns_requests = requests;
+    // Sizes of the other runs, against `requests` per driver.
+    let (userns_requests, c_userns_requests) = (requests / 4, requests / 8);
+    let (vrrp_requests, race_requests) = (requests / 4, requests / 20);
     tap.diag(&format!(
         "allocation failures: n = 1 to {} and then {}, {}, ... (every {stride}th) per request",
         fuzz_faults::EVERY,
@@ -1096,10 +1243,8 @@ pub fn run<W: Write>(tap: &mut Tap<W>, ko: &Path, requests: usize, seed: u64, fa
     ));
     tap.diag(&format!(
         "seed {seed:#x}, {requests} requests per driver; unprivileged (uid {USERNS_UID} in a user namespace): \
-         {userns_requests} on ours, {} on C; mode 32: {}; races: {}",
-        requests / 4,
-        requests / 4,
-        requests / 4
+         {userns_requests} on ours, {c_userns_requests} on C; mode 32: {vrrp_requests}; races: {race_requests}; \
+         {STREAMS} streams at once, seeds {seed:#x} + 0..{STREAMS}"
     ));
     let mut kmsg = match KmsgTail::open() {
         Ok(k) => Some(k),
@@ -1115,33 +1260,34 @@ pub fn run<W: Write>(tap: &mut Tap<W>, ko: &Path, requests: usize, seed: u64, fa
     );
 
     // The C driver: the stream, the stream unprivileged, the faults.
-    let c = run_stream(seed, requests, false);
+    let c = run_streams(seed, requests, false);
     match &c {
         Ok(r) => {
-            report_counts(tap, "C", r);
+            report_counts(tap, "C", &r.merged());
             tap.pass("c_stream_ran");
         }
         Err(e) => tap.fail("c_stream_ran", e.clone()),
     }
-    let c_userns = run_userns(seed, requests / 4);
+    let c_userns = run_userns(seed, c_userns_requests);
     if let Ok(r) = &c_userns {
-        report_counts(tap, "C unprivileged", r);
+        report_counts(tap, "C unprivileged", &r.merged());
     }
     let c_faults = fault_runs(tap, "C", true, faults);
 
     // Ours: the same, then mode 32 and the races.
-    let ours = switch_to(OURS, ko).and_then(|()| run_stream(seed, requests, false));
+    let ours = switch_to(OURS, ko).and_then(|()| run_streams(seed, requests, false));
     match &ours {
         Ok(r) => {
-            report_counts(tap, "ours", r);
+            report_counts(tap, "ours", &r.merged());
             tap.pass("ours_stream_ran");
         }
         Err(e) => tap.fail("ours_stream_ran", e.clone()),
     }
     match (&c, &ours) {
         (Ok(c), Ok(o)) => {
-            let r = compare(tap, seed, ["C", "ours"], c, o);
+            let r = compare(tap, seed, ["C", "ours"], c, o, false);
             report(tap, "same_answers_as_c", r);
+            let o = o.merged();
             // A stream that never succeeds or never fails at some kind of
             // request tests little: every kind must get both answers.
             let mut missing = Vec::new();
@@ -1166,37 +1312,23 @@ pub fn run<W: Write>(tap: &mut Tap<W>, ko: &Path, requests: usize, seed: u64, fa
 
     // Unprivileged: the same answers as the privileged run of the same
     // driver (a prefix of it for C).
-    let userns_same = |r: &Result<Run, String>, privileged: &Result<Run, String>, tap: &mut Tap<W>, who: &str| {
+    let userns_same = |r: &Result<Streams, String>, privileged: &Result<Streams, String>, tap: &mut Tap<W>| {
         let (r, p) = (r.as_ref().map_err(|e| e.clone())?, privileged.as_ref().map_err(|e| e.clone())?);
-        let prefix = Run {
-            answers: p.answers[..r.answers.len().min(p.answers.len())]
-                .iter()
-                .map(|a| Answer { errno: a.errno, state: a.state.clone() })
-                .collect(),
-            whats: p.whats.clone(),
-            kinds: Vec::new(),
-            errnos: BTreeMap::new(),
-            seconds: 0.0,
-            end: if r.answers.len() == p.answers.len() { p.end.clone() } else { r.end.clone() },
-            profile: BTreeMap::new(),
-        };
-        if r.answers.is_empty() {
-            return Err(format!("{who}: no request answered"));
-        }
-        compare(tap, seed, ["root", "userns"], &prefix, r)
+        compare(tap, seed, ["root", "userns"], p, r, true)
     };
-    let r = userns_same(&c_userns, &c, tap, "C");
+    let r = userns_same(&c_userns, &c, tap);
     report(tap, "userns_c_same_answers", r);
     let ours_userns = if ours.is_ok() { run_userns(seed, userns_requests) } else { Err("ours did not run".into()) };
     if let Ok(r) = &ours_userns {
-        report_counts(tap, "ours unprivileged", r);
+        report_counts(tap, "ours unprivileged", &r.merged());
     }
-    let r = userns_same(&ours_userns, &ours, tap, "ours");
+    let r = userns_same(&ours_userns, &ours, tap);
     report(tap, "userns_ours_same_answers", r);
 
     // Ours alone, with mode 32: only answers the requests can get.
-    match switch_to(OURS, ko).and_then(|()| run_stream(seed ^ 0x5252, requests / 4, true)) {
+    match switch_to(OURS, ko).and_then(|()| run_streams(seed ^ 0x5252, vrrp_requests, true)) {
         Ok(r) => {
+            let r = r.merged();
             report_counts(tap, "ours with mode 32", &r);
             let bad: Vec<String> = r
                 .answers
@@ -1224,7 +1356,7 @@ pub fn run<W: Write>(tap: &mut Tap<W>, ko: &Path, requests: usize, seed: u64, fa
     report(tap, "faults_same_as_c", faults_compared(&c_faults, &o_faults, stride == 1));
 
     // Races.
-    match fuzz_races::run(seed ^ 0x7261, requests / 4) {
+    match fuzz_races::run(seed ^ 0x7261, race_requests) {
         Ok(r) => {
             report_counts(tap, "ours racing", &r.stream);
             let mut line = String::new();

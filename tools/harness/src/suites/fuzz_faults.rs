@@ -25,7 +25,7 @@ const FAILSLAB: &str = "/sys/kernel/debug/failslab";
 /// request that still has a fault to take after that fails the check.
 pub const MAX_N: u32 = 2000;
 /// Allocations below this are all failed whatever the stride.
-pub const EVERY: u32 = 32;
+pub const EVERY: u32 = 16;
 
 /// One representative request, with the uppers it needs first.
 pub struct Case {
@@ -418,29 +418,40 @@ pub fn run_case(
     };
     // States that successes under a fault left, checked at the end.
     let mut faulted_ok: Vec<(usize, String, String)> = Vec::new();
-    // Every one of the first EVERY (the netlink and rtnetlink set-up, and
-    // the whole of a changelink), then every stride-th.
-    let ns = (1..=EVERY.min(MAX_N)).chain(
-        (EVERY + first.max(1)..=MAX_N).step_by(stride.max(1) as usize),
+    // Every one of the first EVERY (the netlink and rtnetlink set-up), and
+    // every one of a changelink; then every stride-th.
+    let (every, stride) = if case.setup.is_empty() { (EVERY, stride) } else { (MAX_N, 1) };
+    let ns = (1..=every.min(MAX_N)).chain(
+        (every + first.max(1)..=MAX_N).step_by(stride.max(1) as usize),
     );
     let mut ns = ns.peekable();
+    // The set-up left by the last request, when it failed and changed
+    // nothing: the next one can start from it.
+    let mut kept: Option<(Ctx, String)> = None;
     while let Some(n) = ns.next() {
-        for u in CASE_UPPERS {
-            del(sock, u);
-        }
-        let mut ctx = Ctx {
-            lowers: lowers.to_vec(),
-            index_of: BTreeMap::new(),
-        };
-        for u in case.setup {
-            let e = send(sock, upper_msg(u, &ctx));
-            if e != 0 {
-                return Err(format!("{}: setting up {}: errno {e}", case.name, u.0));
+        let (ctx, before) = match kept.take() {
+            Some(k) => k,
+            None => {
+                for u in CASE_UPPERS {
+                    del(sock, u);
+                }
+                let mut ctx = Ctx {
+                    lowers: lowers.to_vec(),
+                    index_of: BTreeMap::new(),
+                };
+                for u in case.setup {
+                    let e = send(sock, upper_msg(u, &ctx));
+                    if e != 0 {
+                        return Err(format!("{}: setting up {}: errno {e}", case.name, u.0));
+                    }
+                    let (_, names) =
+                        fuzz::read_all(sock).map_err(|e| format!("dump: errno {e}"))?;
+                    ctx.index_of = names.index_of;
+                }
+                let before = fuzz::ns_state(sock)?;
+                (ctx, before)
             }
-            let (_, names) = fuzz::read_all(sock).map_err(|e| format!("dump: errno {e}"))?;
-            ctx.index_of = names.index_of;
-        }
-        let before = fuzz::ns_state(sock)?;
+        };
         let msg = (case.request)(&ctx);
         fail_nth.set(n)?;
         let errno = send(sock, msg);
@@ -457,11 +468,15 @@ pub fn run_case(
         out.ns.push(n);
         if errno == 0 || errno == LOST {
             faulted_ok.push((out.seq.len() - 1, before, after));
-        } else if after != before && out.bad.len() < 5 {
-            out.bad.push(format!(
-                "n={n}: {} but the state changed:\n  before: {before}\n  after:  {after}",
-                errno_short(errno)
-            ));
+        } else if after != before {
+            if out.bad.len() < 5 {
+                out.bad.push(format!(
+                    "n={n}: {} but the state changed:\n  before: {before}\n  after:  {after}",
+                    errno_short(errno)
+                ));
+            }
+        } else {
+            kept = Some((ctx, before));
         }
         if ns.peek().is_none() {
             out.bad
