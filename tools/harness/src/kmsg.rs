@@ -139,9 +139,9 @@ pub fn drop_injected_fault_traces<'a>(lines: impl IntoIterator<Item = &'a str>) 
             in_fault = true;
         } else if in_fault && text.trim() == "</TASK>" {
             in_fault = false;
-        } else if in_fault && text.trim() == "Call Trace:" {
-            continue;
-        } else if window && text.starts_with(TRACKER_ALLOC_FAILED) {
+        } else if (in_fault && text.trim() == "Call Trace:")
+            || (window && text.starts_with(TRACKER_ALLOC_FAILED))
+        {
             continue;
         }
         out.push(line);

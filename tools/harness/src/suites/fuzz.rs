@@ -23,9 +23,9 @@ use mvv_netlink::raw::{self, MsgBuilder, Socket, NLM_F_REQUEST};
 
 use crate::kmod::{self, C_DRIVER, OURS};
 use crate::kmsg;
-use crate::suites::{fuzz_faults, fuzz_races};
 use crate::netns::Netns;
 use crate::suites::hostile::Rng;
+use crate::suites::{fuzz_faults, fuzz_races};
 use crate::tap::Tap;
 
 pub const TESTS: &[&str] = &[
@@ -470,10 +470,7 @@ pub(super) fn ns_state(sock: &mut Socket) -> Result<String, String> {
         .request(dump, RTM_NEWLINK)
         .map_err(|e| format!("link dump: {e}"))?;
     let links: Vec<_> = replies.iter().filter_map(|r| parse_link(r)).collect();
-    let name_of: BTreeMap<i32, String> = links
-        .iter()
-        .map(|(i, _, n, _)| (*i, n.clone()))
-        .collect();
+    let name_of: BTreeMap<i32, String> = links.iter().map(|(i, _, n, _)| (*i, n.clone())).collect();
     let u32_of = |a: &[u8], t| {
         raw::attr(a, t)
             .and_then(|v| v.get(..4))
@@ -502,7 +499,11 @@ pub(super) fn ns_state(sock: &mut Socket) -> Result<String, String> {
 
 /// An address as the state shows it: random ones (a veth peer's) as such.
 fn stable_addr(a: &[u8]) -> String {
-    if a.len() == 6 && a != [0; 6] && !LOWERS.iter().any(|l| l.1 == a) && !POOL.iter().any(|m| m == a) {
+    if a.len() == 6
+        && a != [0; 6]
+        && !LOWERS.iter().any(|l| l.1 == a)
+        && !POOL.iter().any(|m| m == a)
+    {
         "random".into()
     } else {
         hex(a)
@@ -570,25 +571,22 @@ pub(super) fn errno_name(e: i32) -> String {
     }
 }
 
-/// Creates the lower devices of a run, the same way each time, with `ip`
-/// commands made by `ip`, and returns their indexes, read over `sock` (in
-/// the same namespace).
-pub(super) fn make_lowers(ip: &dyn Fn() -> Command, sock: &mut Socket) -> Result<Vec<i32>, String> {
-    let run = |args: &[&str]| -> Result<(), String> {
-        let r = kmod::run(ip().args(args));
-        if r.success {
-            Ok(())
+/// Creates the lower devices of a run over `sock`, the same way each time,
+/// and returns their indexes.
+pub(super) fn make_lowers(sock: &mut Socket) -> Result<Vec<i32>, String> {
+    // Over netlink: a process start costs about half a second of CPU under
+    // TCG. fbr before fb0, which is its port.
+    for i in [0, 1, 3, 2] {
+        let bridge = if i == 2 {
+            let (_, names) = read_all(sock).map_err(|e| format!("dump: errno {e}"))?;
+            names.index_of.get("fbr").copied().unwrap_or(0)
         } else {
-            Err(format!("ip {}: {}", args.join(" "), r.summary()))
+            0
+        };
+        let e = fuzz_races::create_lower(sock, i, 0, bridge);
+        if e != 0 {
+            return Err(format!("creating {}: errno {e}", LOWERS[i].0));
         }
-    };
-    run(&["link", "add", "fl0", "type", "veth", "peer", "name", "fp0"])?;
-    run(&["link", "add", "fl1", "mtu", "9000", "type", "dummy"])?;
-    run(&["link", "add", "fb0", "type", "dummy"])?;
-    run(&["link", "add", "fbr", "type", "bridge"])?;
-    run(&["link", "set", "fb0", "master", "fbr"])?;
-    for (name, mac, _) in LOWERS {
-        run(&["link", "set", name, "address", &hex(mac), "up"])?;
     }
     let (_, names) = read_all(sock).map_err(|e| format!("dump: errno {e}"))?;
     LOWERS
@@ -614,16 +612,17 @@ pub(super) fn socket_in(ns: &Netns) -> Result<Socket, String> {
 pub(super) fn fresh_namespace(name: &str) -> Result<(Netns, Socket, Vec<i32>), String> {
     let ns = Netns::create(name).map_err(|e| format!("{e:#}"))?;
     let mut sock = socket_in(&ns)?;
-    let lower_index = make_lowers(&|| ns.command("ip"), &mut sock)?;
+    let lower_index = make_lowers(&mut sock)?;
     Ok((ns, sock, lower_index))
 }
 
 /// Streams that run at once, each in a namespace of its own with a seed of
 /// its own (`seed + i`; stream 0 has the suite's seed). Namespaces share
 /// nothing a request can reach, so each stream's answers do not depend on
-/// the others; most of a request's time is spent waiting for RCU grace
-/// periods (unregistering a device), which the streams overlap.
-pub const STREAMS: usize = 4;
+/// the others. With rcu_expedited a request no longer waits much for RCU
+/// grace periods, and four streams got no more requests per second through
+/// than one under TCG (the guest is then CPU-bound): one stream.
+pub const STREAMS: usize = 1;
 
 /// The seed of stream `i`.
 pub fn stream_seed(seed: u64, i: usize) -> u64 {
@@ -632,8 +631,9 @@ pub fn stream_seed(seed: u64, i: usize) -> u64 {
 
 /// `requests` split over the streams.
 fn per_stream(requests: usize) -> Vec<usize> {
-    (0..STREAMS)
-        .map(|i| requests / STREAMS + usize::from(i < requests % STREAMS))
+    let streams = STREAMS;
+    (0..streams)
+        .map(|i| requests / streams + usize::from(i < requests % streams))
         .collect()
 }
 
@@ -755,8 +755,7 @@ pub(super) fn stream_here(
         }
         let t3 = Instant::now();
         let ok = if errno == 0 { "ok" } else { "error" };
-        *run
-            .profile
+        *run.profile
             .entry(format!("{:?}/{ok}", req.kind))
             .or_default() += (t1 - t0).as_secs_f64();
         *run.profile.entry("read one".into()).or_default() += (t2 - t1).as_secs_f64();
@@ -781,7 +780,7 @@ pub const USERNS_UID: u32 = 65534;
 /// fuzz-userns`, started by [`run_userns`] as root): drops to `uid` (no
 /// capability left in the initial user namespace), makes a user namespace
 /// (mapping only itself, to 0) and a network namespace it owns, makes the
-/// lower devices with `ip` there and runs the stream. Prints `I <uid>
+/// lower devices there and runs the stream. Prints `I <uid>
 /// <CapEff>` from before the namespaces, then one `A` line per request:
 /// kind, errno, state, tab-separated.
 pub fn userns_child(requests: usize, seed: u64, uid: u32) -> Result<(), String> {
@@ -825,7 +824,7 @@ pub fn userns_child(requests: usize, seed: u64, uid: u32) -> Result<(), String> 
     write("/proc/self/uid_map", format!("0 {uid} 1"))?;
     write("/proc/self/gid_map", format!("0 {uid} 1"))?;
     let mut sock = Socket::open(libc::NETLINK_ROUTE).map_err(|e| format!("netlink socket: {e}"))?;
-    let lower_index = make_lowers(&|| Command::new("ip"), &mut sock)?;
+    let lower_index = make_lowers(&mut sock)?;
     let run = stream_here(&mut sock, seed, requests, false, lower_index)?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     for (a, kind) in run.answers.iter().zip(&run.kinds) {
@@ -903,7 +902,8 @@ fn parse_userns(out: std::process::Output, requests: usize) -> Result<Run, Strin
         let f: Vec<&str> = line.splitn(4, '\t').collect();
         match f.first() {
             Some(&"A") if f.len() == 4 => {
-                let kind = Kind::from_u8(f[1].parse().unwrap_or(255)).ok_or(format!("bad line {line}"))?;
+                let kind =
+                    Kind::from_u8(f[1].parse().unwrap_or(255)).ok_or(format!("bad line {line}"))?;
                 let errno: i32 = f[2].parse().map_err(|_| format!("bad line {line}"))?;
                 *run.errnos.entry((kind, errno)).or_default() += 1;
                 run.kinds.push(kind);
@@ -921,8 +921,10 @@ fn parse_userns(out: std::process::Output, requests: usize) -> Result<Run, Strin
     // initial user namespace.
     let identity = identity.ok_or("no identity line")?;
     let id: Vec<&str> = identity.split(' ').collect();
-    if id.len() != 3 || id[0] == "0" || id[1] == "0" || id[2].trim_start_matches('0') != "" {
-        return Err(format!("not unprivileged before its namespaces: uid, euid, CapEff = {identity}"));
+    if id.len() != 3 || id[0] == "0" || id[1] == "0" || !id[2].trim_start_matches('0').is_empty() {
+        return Err(format!(
+            "not unprivileged before its namespaces: uid, euid, CapEff = {identity}"
+        ));
     }
     Ok(run)
 }
@@ -1013,7 +1015,11 @@ fn compare<W: Write>(
             ));
         }
         if !whole && !prefix {
-            bad.push(format!("stream {k}: {} requests against {}", x.answers.len(), y.answers.len()));
+            bad.push(format!(
+                "stream {k}: {} requests against {}",
+                x.answers.len(),
+                y.answers.len()
+            ));
         }
         if whole && x.end != y.end {
             tap.diag(&format!(
@@ -1058,9 +1064,15 @@ impl KmsgTail {
             .map_err(|e| format!("opening /dev/kmsg: {e}"))?;
         // SAFETY: lseek on an fd this function owns.
         if unsafe { libc::lseek(std::os::fd::AsRawFd::as_raw_fd(&f), 0, libc::SEEK_END) } < 0 {
-            return Err(format!("lseek /dev/kmsg: {}", std::io::Error::last_os_error()));
+            return Err(format!(
+                "lseek /dev/kmsg: {}",
+                std::io::Error::last_os_error()
+            ));
         }
-        Ok(KmsgTail { f, lines: Vec::new() })
+        Ok(KmsgTail {
+            f,
+            lines: Vec::new(),
+        })
     }
 
     /// Reads what is new; returns the report lines since the start, minus
@@ -1086,7 +1098,12 @@ impl KmsgTail {
         }
         kmsg::drop_injected_fault_traces(self.lines.iter().map(|l| l.as_str()))
             .into_iter()
-            .filter(|l| crate::suites::churn::REPORT_PATTERNS.iter().any(|p| l.contains(p)) || l.contains("records lost"))
+            .filter(|l| {
+                crate::suites::churn::REPORT_PATTERNS
+                    .iter()
+                    .any(|p| l.contains(p))
+                    || l.contains("records lost")
+            })
             .map(|l| l.to_string())
             .collect()
     }
@@ -1115,7 +1132,12 @@ fn fault_runs<W: Write>(
                 .iter()
                 .enumerate()
                 .filter(|(_, c)| c.both || !both_only)
-                .map(|(i, c)| (i, fuzz_faults::run_case(&mut sock, &lowers, c, first, stride)))
+                .map(|(i, c)| {
+                    (
+                        i,
+                        fuzz_faults::run_case(&mut sock, &lowers, c, first, stride),
+                    )
+                })
                 .collect()
         })
         .map_err(|e| format!("{e:#}"))?;
@@ -1146,7 +1168,12 @@ fn fault_runs<W: Write>(
 /// failure. The C driver is not held to that (its changelink of a source
 /// list is not atomic: Documentation/macvlan-vrrp.rst); what it does is
 /// printed.
-fn faults_kept<W: Write>(tap: &mut Tap<W>, who: &str, runs: &Result<FaultRuns, String>, strict: bool) -> Result<(), String> {
+fn faults_kept<W: Write>(
+    tap: &mut Tap<W>,
+    who: &str,
+    runs: &Result<FaultRuns, String>,
+    strict: bool,
+) -> Result<(), String> {
     let runs = runs.as_ref().map_err(|e| e.clone())?;
     let mut bad = Vec::new();
     for (i, o) in runs {
@@ -1171,8 +1198,15 @@ fn faults_kept<W: Write>(tap: &mut Tap<W>, who: &str, runs: &Result<FaultRuns, S
 
 /// The C driver's and ours' answers under faults: the same fault-free
 /// answer and state, and the same errnos among the failed requests.
-fn faults_compared(c: &Result<FaultRuns, String>, o: &Result<FaultRuns, String>, every: bool) -> Result<(), String> {
-    let (c, o) = (c.as_ref().map_err(|e| e.clone())?, o.as_ref().map_err(|e| e.clone())?);
+fn faults_compared(
+    c: &Result<FaultRuns, String>,
+    o: &Result<FaultRuns, String>,
+    every: bool,
+) -> Result<(), String> {
+    let (c, o) = (
+        c.as_ref().map_err(|e| e.clone())?,
+        o.as_ref().map_err(|e| e.clone())?,
+    );
     let mut bad = Vec::new();
     for (i, co) in c {
         let name = fuzz_faults::CASES[*i].name;
@@ -1199,9 +1233,16 @@ fn faults_compared(c: &Result<FaultRuns, String>, o: &Result<FaultRuns, String>,
         let (cd, od) = (co.distinct(), oo.distinct());
         if every && cd != od {
             let show = |d: &std::collections::BTreeSet<i32>| {
-                d.iter().map(|e| fuzz_faults::errno_short(*e)).collect::<Vec<_>>().join(", ")
+                d.iter()
+                    .map(|e| fuzz_faults::errno_short(*e))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             };
-            bad.push(format!("{name}: answers under faults: C {{{}}}, ours {{{}}}", show(&cd), show(&od)));
+            bad.push(format!(
+                "{name}: answers under faults: C {{{}}}, ours {{{}}}",
+                show(&cd),
+                show(&od)
+            ));
         }
     }
     if bad.is_empty() {
@@ -1312,13 +1353,21 @@ fn run_all<W: Write>(tap: &mut Tap<W>, ko: &Path, requests: usize, seed: u64, fa
 
     // Unprivileged: the same answers as the privileged run of the same
     // driver (a prefix of it for C).
-    let userns_same = |r: &Result<Streams, String>, privileged: &Result<Streams, String>, tap: &mut Tap<W>| {
-        let (r, p) = (r.as_ref().map_err(|e| e.clone())?, privileged.as_ref().map_err(|e| e.clone())?);
-        compare(tap, seed, ["root", "userns"], p, r, true)
-    };
+    let userns_same =
+        |r: &Result<Streams, String>, privileged: &Result<Streams, String>, tap: &mut Tap<W>| {
+            let (r, p) = (
+                r.as_ref().map_err(|e| e.clone())?,
+                privileged.as_ref().map_err(|e| e.clone())?,
+            );
+            compare(tap, seed, ["root", "userns"], p, r, true)
+        };
     let r = userns_same(&c_userns, &c, tap);
     report(tap, "userns_c_same_answers", r);
-    let ours_userns = if ours.is_ok() { run_userns(seed, userns_requests) } else { Err("ours did not run".into()) };
+    let ours_userns = if ours.is_ok() {
+        run_userns(seed, userns_requests)
+    } else {
+        Err("ours did not run".into())
+    };
     if let Ok(r) = &ours_userns {
         report_counts(tap, "ours unprivileged", &r.merged());
     }
@@ -1353,7 +1402,11 @@ fn run_all<W: Write>(tap: &mut Tap<W>, ko: &Path, requests: usize, seed: u64, fa
     report(tap, "faults_c_ran", r);
     let r = faults_kept(tap, "ours", &o_faults, true);
     report(tap, "faults_ours_state_kept", r);
-    report(tap, "faults_same_as_c", faults_compared(&c_faults, &o_faults, stride == 1));
+    report(
+        tap,
+        "faults_same_as_c",
+        faults_compared(&c_faults, &o_faults, stride == 1),
+    );
 
     // Races.
     match fuzz_races::run(seed ^ 0x7261, race_requests) {
@@ -1376,7 +1429,10 @@ fn run_all<W: Write>(tap: &mut Tap<W>, ko: &Path, requests: usize, seed: u64, fa
     // No kernel report since the suite started, but injected faults' own.
     match kmsg.as_mut().map(|k| k.reports()) {
         Some(r) if r.is_empty() => tap.pass("no_report_but_injected_faults"),
-        Some(r) => tap.fail("no_report_but_injected_faults", r.iter().take(20).cloned().collect::<Vec<_>>().join("\n")),
+        Some(r) => tap.fail(
+            "no_report_but_injected_faults",
+            r.iter().take(20).cloned().collect::<Vec<_>>().join("\n"),
+        ),
         None => tap.fail("no_report_but_injected_faults", "cannot read /dev/kmsg"),
     }
     let teardown = switch_to(OURS, ko);

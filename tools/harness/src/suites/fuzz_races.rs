@@ -77,9 +77,9 @@ fn tlv(kind: u16, value: &[u8]) -> Vec<u8> {
     v
 }
 
-/// Re-creates lower `i` of [`LOWERS`] at its old index, up, as
-/// `make_lowers` made it.
-fn recreate_lower(sock: &mut Socket, i: usize, index: i32, bridge: i32) -> i32 {
+/// Creates lower `i` of [`LOWERS`] at `index` (0: any), up, with its
+/// address (fl1 with MTU 9000, fb0 a port of `bridge`). Returns the errno.
+pub(super) fn create_lower(sock: &mut Socket, i: usize, index: i32, bridge: i32) -> i32 {
     let (name, mac, _) = LOWERS[i];
     let mut m = by_name(
         fuzz::RTM_NEWLINK,
@@ -109,7 +109,11 @@ fn recreate_lower(sock: &mut Socket, i: usize, index: i32, bridge: i32) -> i32 {
             m.attr_str(fuzz::IFLA_INFO_KIND, "dummy");
             m.end_nest();
         }
-        _ => unreachable!("the bridge is not re-created"),
+        _ => {
+            m.begin_nest(fuzz::IFLA_LINKINFO);
+            m.attr_str(fuzz::IFLA_INFO_KIND, "bridge");
+            m.end_nest();
+        }
     }
     send(sock, m)
 }
@@ -128,7 +132,7 @@ fn racer(sock: &mut Socket, seed: u64, lowers: &[i32], stop: &AtomicBool) -> OpC
                 let i = rng.below(3);
                 let e = delete(sock, LOWERS[i].0);
                 count(&mut ops, "delete lower", e);
-                let e = recreate_lower(sock, i, lowers[i], lowers[3]);
+                let e = create_lower(sock, i, lowers[i], lowers[3]);
                 count(&mut ops, "re-create lower", e);
             }
             1 | 2 => {
@@ -161,11 +165,7 @@ fn racer(sock: &mut Socket, seed: u64, lowers: &[i32], stop: &AtomicBool) -> OpC
                 count(&mut ops, "create upper", e);
             }
             3 => {
-                let name = format!(
-                    "{}{}",
-                    ["fr", "fz"][rng.below(2)],
-                    rng.below(fuzz::SLOTS)
-                );
+                let name = format!("{}{}", ["fr", "fz"][rng.below(2)], rng.below(fuzz::SLOTS));
                 let e = delete(sock, &name);
                 count(&mut ops, "delete upper", e);
             }
@@ -193,12 +193,21 @@ fn racer(sock: &mut Socket, seed: u64, lowers: &[i32], stop: &AtomicBool) -> OpC
                 let flags = if up { fuzz::IFF_UP } else { 0 };
                 let e = send(
                     sock,
-                    by_name(fuzz::RTM_NEWLINK, 0, "fl0", ifinfomsg(0, flags, fuzz::IFF_UP)),
+                    by_name(
+                        fuzz::RTM_NEWLINK,
+                        0,
+                        "fl0",
+                        ifinfomsg(0, flags, fuzz::IFF_UP),
+                    ),
                 );
                 count(&mut ops, "lower up/down", e);
             }
             _ => {
-                let mac = if rng.chance(1, 2) { LOWERS[0].1 } else { POOL[1] };
+                let mac = if rng.chance(1, 2) {
+                    LOWERS[0].1
+                } else {
+                    POOL[1]
+                };
                 let mut m = by_name(fuzz::RTM_NEWLINK, 0, "fl0", ifinfomsg(0, 0, 0));
                 m.attr(fuzz::IFLA_ADDRESS, &mac);
                 let e = send(sock, m);
@@ -274,13 +283,19 @@ fn check_end_state(sock: &mut Socket) -> Vec<String> {
     for l in all.values().filter(|l| l.kind == "macvlan") {
         let lower = l.link.and_then(|i| all.get(&i).map(|x| (i, x)));
         match lower {
-            None => bad.push(format!("{} on link {:?}, which does not exist", l.name, l.link)),
+            None => bad.push(format!(
+                "{} on link {:?}, which does not exist",
+                l.name, l.link
+            )),
             Some((_, x)) if x.kind == "macvlan" => {
                 bad.push(format!("{} on {}, another macvlan", l.name, x.name))
             }
             Some((i, x)) => {
                 if l.mtu > x.mtu {
-                    bad.push(format!("{} MTU {} above {}'s {}", l.name, l.mtu, x.name, x.mtu));
+                    bad.push(format!(
+                        "{} MTU {} above {}'s {}",
+                        l.name, l.mtu, x.name, x.mtu
+                    ));
                 }
                 per_lower.entry(i).or_default().push(l);
             }
