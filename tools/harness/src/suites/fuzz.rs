@@ -11,6 +11,14 @@
 //! `MACADDR_MODE` with other attributes (the C driver may apply half of it).
 //! Extack messages are not compared. A last stream, with mode 32, runs on
 //! ours alone: every answer must be one the requests can get.
+//!
+//! Besides: the same stream from an unprivileged user namespace owning the
+//! network namespace ([`userns_child`]), whose answers must be the
+//! privileged run's; allocation failures in representative requests
+//! (`fuzz_faults`); and a stream raced by a thread that deletes and
+//! re-creates the lower devices and uppers (`fuzz_races`). The kernel log
+//! since the suite started must hold no report but the call traces of the
+//! injected faults (`kmsg::drop_injected_fault_traces`).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
