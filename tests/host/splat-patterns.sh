@@ -39,6 +39,32 @@ expect no  '[    0.25] rcu: 	RCU lockdep checking is enabled.'
 expect no  '[    0.28] Lock dependency validator: Copyright (c) 2006 Red Hat, Inc., Ingo Molnar'
 expect no  '[    6.12] macvlan_vrrp: loading out-of-tree module taints kernel.'
 expect no  '[    7.57] veth0: entered promiscuous mode'
+# Deliberate allocation failures: only their own call trace, inside the
+# window the fuzz suite marks, is dropped (mvv_drop_injected_faults).
+faults() {
+	local want=$1 what=$2 got=no
+	[ -n "$(mvv_drop_injected_faults | grep -E "$MVV_SPLAT_RE")" ] && got=yes
+	n=$((n + 1))
+	if [ "$got" = "$want" ]; then echo "ok $n injected_faults $want: $what"; else fail=$((fail + 1)); echo "not ok $n injected_faults $want: $what"; fi
+}
+fault_report='[   20.1] FAULT_INJECTION: forcing a failure.\x0aname failslab, interval 1, probability 0, space 0, times 1
+[   20.1] CPU: 0 UID: 0 PID: 90 Comm: mvv-harness Tainted: G           O       6.12.118 #1
+[   20.1] Call Trace:
+[   20.1]  <TASK>
+[   20.1]  dump_stack_lvl+0x5d/0x80
+[   20.1]  should_fail_ex+0x3c5/0x4a0
+[   20.1]  </TASK>'
+vmalloc_report='[   20.2] mvv-harness: vmalloc error: size 8192, vm_struct allocation failed, mode:0xdc0(GFP_KERNEL|__GFP_ZERO), nodemask=(null)
+[   20.2] Call Trace:
+[   20.2]  <TASK>
+[   20.2]  </TASK>'
+on='[   19.0] mvv-fault-injection: on' off='[   30.0] mvv-fault-injection: off'
+faults no "a fault report inside the window" < <(printf '%s\n' "$on" "$fault_report" "$vmalloc_report" "$off")
+faults yes "a fault report outside the window" < <(printf '%s\n' "$fault_report")
+faults yes "a fault report after the window" < <(printf '%s\n' "$on" "$off" "$fault_report")
+faults yes "a WARNING inside a fault's stack dump" < <(printf '%s\n' "$on" "$(head -n4 <<<"$fault_report")" '[   20.1] WARNING: CPU: 1 PID: 7 at net/core/dev.c:1 x+0x1/0x2' '[   20.1]  </TASK>' "$off")
+faults yes "a KASAN report inside the window" < <(printf '%s\n' "$on" "$fault_report" '[   21.0] BUG: KASAN: slab-use-after-free in macvlan_handle_frame' "$off")
+faults yes "a call trace after a fault's stack dump" < <(printf '%s\n' "$on" "$fault_report" '[   22.0] Call Trace:' "$off")
 echo "1..$n"
 echo "$((n - fail)) passed, $fail failed"
 [ "$fail" = 0 ]

@@ -60,12 +60,33 @@ mvv_kernel_log() {
 }
 
 mvv_splats() {
-	mvv_kernel_log | grep -E "$MVV_SPLAT_RE" || true
+	mvv_kernel_log | mvv_drop_injected_faults | grep -E "$MVV_SPLAT_RE" || true
 }
 
 # The report lines and what follows them, for a failure's diagnostics.
 mvv_splat_context() {
-	mvv_kernel_log | grep -E -A25 "$MVV_SPLAT_RE" | head -n "${1:-120}"
+	mvv_kernel_log | mvv_drop_injected_faults | grep -E -A25 "$MVV_SPLAT_RE" | head -n "${1:-120}"
+}
+
+# Deliberate allocation failures (the fuzz suite's FAILSLAB and fail-nth)
+# print a report with a call trace: "FAULT_INJECTION: forcing a failure",
+# or warn_alloc's "vmalloc error" / "page allocation failure" when the
+# failed allocation was a vmalloc fallback's. The suite writes
+# "mvv-fault-injection: on" and "... off" to the kernel log around them.
+# Inside that window, and only from such a header to the end of its stack
+# dump ("</TASK>"), the "Call Trace:" line is dropped; every other line is
+# kept, so a real report (WARNING:, BUG:, KASAN:, ...) inside the window,
+# even inside a fault's stack dump, still fails the run. The same rule as
+# drop_injected_fault_traces in tools/harness/src/kmsg.rs.
+mvv_drop_injected_faults() {
+	awk '
+	{ t = $0; sub(/^\[[ 0-9.]+\] /, "", t) }
+	index(t, "mvv-fault-injection: on") { win = 1; print; next }
+	index(t, "mvv-fault-injection: off") { win = 0; inf = 0; print; next }
+	win && (index(t, "FAULT_INJECTION: forcing a failure") || index(t, ": vmalloc error: size") || index(t, " page allocation failure: order:")) { inf = 1; print; next }
+	inf && t ~ /^[ \t]*<\/TASK>[ \t]*$/ { inf = 0; print; next }
+	inf && t ~ /^[ \t]*Call Trace:[ \t]*$/ { next }
+	{ print }'
 }
 
 # kmemleak: automatic scanning off, and what the kernel itself leaked while

@@ -43,9 +43,12 @@ suites=(${MVV_SUITES:-${all_suites[@]}})
 
 # Sizes: CI (default) and full.
 case "${MVV_SIZE:-ci}" in
-full) parity_uppers=4096 hostile_frames=1000000 fuzz_requests=200000 churn_seconds=300 ;;
-*) parity_uppers=256 hostile_frames=100000 fuzz_requests=5000 churn_seconds=30 ;;
+full) parity_uppers=4096 hostile_frames=1000000 fuzz_requests=200000 fuzz_fault_stride=1 churn_seconds=300 ;;
+*) parity_uppers=256 hostile_frames=100000 fuzz_requests=5000 fuzz_fault_stride=32 churn_seconds=30 ;;
 esac
+# Development runs only (a few hundred requests); make check never sets it.
+fuzz_requests=${MVV_FUZZ_REQUESTS:-$fuzz_requests}
+fuzz_fault_stride=${MVV_FUZZ_FAULT_STRIDE:-$fuzz_fault_stride}
 
 # The checks of this script, besides each suite's own: kmsg_reader,
 # boot_clean, kmemleak_ready, suites_complete, c_driver_not_loaded,
@@ -156,7 +159,7 @@ for suite in "${suites[@]}"; do
 	elif [ "$suite" = hostile ]; then
 		run_suite "$suite" "$MVV_HARNESS" hostile --frames "$hostile_frames"
 	elif [ "$suite" = fuzz ]; then
-		run_suite "$suite" "$MVV_HARNESS" fuzz --module "$MVV_KO" --requests "$fuzz_requests"
+		run_suite "$suite" "$MVV_HARNESS" fuzz --module "$MVV_KO" --requests "$fuzz_requests" --fault-stride "$fuzz_fault_stride"
 	elif [ "$suite" = churn ]; then
 		run_suite "$suite" "$MVV_HARNESS" churn --module "$MVV_KO" --seconds "$churn_seconds"
 	elif [ "$suite" = vrrp ]; then

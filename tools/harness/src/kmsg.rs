@@ -88,6 +88,77 @@ pub fn follow(log: &Path, alerts: &[String]) -> io::Result<()> {
     }
 }
 
+/// Written to the kernel log (by [`mark`]) when a suite starts and stops
+/// injecting allocation failures. Between the two, the reports that an
+/// injected failure prints are expected (see [`drop_injected_fault_traces`]).
+pub const FAULTS_ON: &str = "mvv-fault-injection: on";
+/// See [`FAULTS_ON`].
+pub const FAULTS_OFF: &str = "mvv-fault-injection: off";
+
+/// The first line of a report that an injected allocation failure prints:
+/// fault injection's own (`fail_dump`), and `warn_alloc`'s, which a failed
+/// allocation deeper down prints (kvmalloc falling back to vmalloc).
+const FAULT_HEADERS: &[&str] = &[
+    "FAULT_INJECTION: forcing a failure",
+    ": vmalloc error: size",
+    " page allocation failure: order:",
+];
+
+/// What ref_tracker prints when it cannot allocate a tracker (the object's
+/// references are then counted, not tracked): inside the window, dropped.
+const TRACKER_ALLOC_FAILED: &str = "ref_tracker: memory allocation failure";
+
+/// Writes `text` to the kernel log (`/dev/kmsg`, at KERN_NOTICE).
+pub fn mark(text: &str) -> io::Result<()> {
+    OpenOptions::new()
+        .write(true)
+        .open("/dev/kmsg")?
+        .write_all(format!("<5>{text}\n").as_bytes())
+}
+
+/// The kernel log's lines (record texts, with or without the `[time] `
+/// prefix) minus the `Call Trace:` lines of the reports that injected
+/// allocation failures print: only between [`FAULTS_ON`] and
+/// [`FAULTS_OFF`], and only from a report header of [`FAULT_HEADERS`] to
+/// the end of its stack dump (`</TASK>`). Every other line is kept, so a
+/// real report (`WARNING:`, `BUG:`, `KASAN:`, ...) printed inside the
+/// window, even inside a fault's stack dump, is still seen. The same rule
+/// as `mvv_drop_injected_faults` in tests/vm/lib.sh.
+pub fn drop_injected_fault_traces<'a>(lines: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
+    let mut window = false;
+    let mut in_fault = false;
+    let mut out = Vec::new();
+    for line in lines {
+        let text = strip_time(line);
+        if text.contains(FAULTS_ON) {
+            window = true;
+        } else if text.contains(FAULTS_OFF) {
+            window = false;
+            in_fault = false;
+        } else if window && FAULT_HEADERS.iter().any(|h| text.contains(h)) {
+            in_fault = true;
+        } else if in_fault && text.trim() == "</TASK>" {
+            in_fault = false;
+        } else if (in_fault && text.trim() == "Call Trace:")
+            || (window && text.starts_with(TRACKER_ALLOC_FAILED))
+        {
+            continue;
+        }
+        out.push(line);
+    }
+    out
+}
+
+/// A log line's text without dmesg's `[ seconds.micros] ` prefix.
+fn strip_time(line: &str) -> &str {
+    if line.starts_with('[') {
+        if let Some((_, rest)) = line.split_once("] ") {
+            return rest;
+        }
+    }
+    line
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,5 +192,47 @@ mod tests {
     fn text_may_contain_semicolons() {
         let r = parse_record("4,1,2,c;a;b").unwrap();
         assert_eq!(r.text, "a;b");
+    }
+
+    #[test]
+    fn injected_fault_traces_are_dropped_only_in_the_window() {
+        let log = [
+            "[    1.0] Call Trace:",
+            "[    2.0] mvv-fault-injection: on",
+            "[    2.1] FAULT_INJECTION: forcing a failure.\\x0aname failslab, interval 1",
+            "[    2.1] CPU: 0 UID: 0 PID: 90 Comm: mvv-harness Not tainted 6.12.118 #1",
+            "[    2.1] Call Trace:",
+            "[    2.1]  <TASK>",
+            "[    2.1]  dump_stack_lvl+0x5d/0x80",
+            "[    2.1]  </TASK>",
+            "[    2.2] Call Trace:",
+            "[    2.3] mvv-harness: vmalloc error: size 8192, vm_struct allocation failed",
+            "[    2.3] Call Trace:",
+            "[    2.3] WARNING: CPU: 1 PID: 7 at net/core/dev.c:1 x+0x1/0x2",
+            "[    2.3]  </TASK>",
+            "[    2.35] ref_tracker: memory allocation failure, unreliable refcount tracker.",
+            "[    2.4] mvv-fault-injection: off",
+            "[    2.45] ref_tracker: memory allocation failure, unreliable refcount tracker.",
+            "[    2.5] FAULT_INJECTION: forcing a failure.",
+            "[    2.5] Call Trace:",
+        ];
+        let kept = drop_injected_fault_traces(log);
+        let traces: Vec<&str> = kept
+            .iter()
+            .copied()
+            .filter(|l| {
+                l.contains("Call Trace:") || l.contains("WARNING:") || l.contains("ref_tracker")
+            })
+            .collect();
+        assert_eq!(
+            traces,
+            [
+                "[    1.0] Call Trace:",
+                "[    2.2] Call Trace:",
+                "[    2.3] WARNING: CPU: 1 PID: 7 at net/core/dev.c:1 x+0x1/0x2",
+                "[    2.45] ref_tracker: memory allocation failure, unreliable refcount tracker.",
+                "[    2.5] Call Trace:",
+            ]
+        );
     }
 }

@@ -103,6 +103,22 @@ enum Cmd {
         /// The stream's seed (decimal or 0x hex)
         #[arg(long, value_name = "SEED", value_parser = parse_seed, default_value = "0x66757a7a")]
         seed: u64,
+        /// Allocation failures: fail every N-th allocation of each
+        /// representative request (1: every one, make check-full)
+        #[arg(long, value_name = "N", default_value_t = 1)]
+        fault_stride: u32,
+    },
+    /// The fuzz suite's unprivileged run (started by `fuzz`, as root):
+    /// drops to --uid, makes a user and a network namespace and runs the
+    /// stream there, printing one line per answer
+    #[command(hide = true)]
+    FuzzUserns {
+        #[arg(long)]
+        requests: usize,
+        #[arg(long, value_parser = parse_seed)]
+        seed: u64,
+        #[arg(long)]
+        uid: u32,
     },
     /// Churn suite: for --seconds, while a peer namespace floods two lower
     /// devices (unicast to the uppers, ARP, broadcast, multicast, VRRP
@@ -340,11 +356,23 @@ fn main() -> ExitCode {
             module,
             requests,
             seed,
+            fault_stride,
         } => {
             let mut tap = Tap::new(out.lock(), Some(suites::fuzz::TESTS.len()));
-            suites::fuzz::run(&mut tap, &module, requests, seed);
+            suites::fuzz::run(&mut tap, &module, requests, seed, fault_stride);
             tap.finish()
         }
+        Cmd::FuzzUserns {
+            requests,
+            seed,
+            uid,
+        } => match suites::fuzz::userns_child(requests, seed, uid) {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("mvv-harness fuzz-userns: {e}");
+                1
+            }
+        },
         Cmd::Churn {
             module,
             seconds,

@@ -406,7 +406,7 @@ struct KmsgWatch {
 }
 
 /// What counts as a kernel report (as tests/vm/lib.sh's MVV_SPLAT_RE).
-const REPORT_PATTERNS: &[&str] = &[
+pub(crate) const REPORT_PATTERNS: &[&str] = &[
     "BUG:",
     "WARNING:",
     "Oops",

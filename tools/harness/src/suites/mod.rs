@@ -5,6 +5,8 @@ pub mod churn;
 pub mod common;
 pub mod foundation;
 pub mod fuzz;
+pub mod fuzz_faults;
+pub mod fuzz_races;
 pub mod hostile;
 pub mod parity;
 pub mod parity_review;
