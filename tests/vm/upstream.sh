@@ -148,7 +148,7 @@ relay() { # out prefix
 }
 
 c_out=$(mktemp) r_out=$(mktemp) c_tr=$(mktemp) r_tr=$(mktemp) h_out=$(mktemp)
-trap 'rm -rf "$c_out" "$r_out" "$c_out.time" "$r_out.time" "$bin" "$c_tr" "$r_tr" "$h_out"' EXIT
+trap 'rm -rf "$c_out" "$r_out" "$c_out.time" "$c_out.rc" "$r_out.time" "$bin" "$c_tr" "$r_tr" "$h_out"' EXIT
 
 # ---- the patched C driver ----------------------------------------------
 c_loaded=1
@@ -163,12 +163,6 @@ if [ "$c_loaded" = 0 ]; then
 	rc=$?
 	grep -q '^driver macvlan;' <<<"$c_probe" || rc=1
 	check c_driver_takes_mode_vrrp "$rc" "$c_probe"
-
-	kselftest "$c_out"
-	out=$(ksft_passed "$c_out" $?)
-	check kselftest_c $? "$(tail -n1 <<<"$out")"
-	echo "$out" | grep '^#'
-	note "kselftest on the patched C driver took $(cat "$c_out.time") s"
 
 	# The harness's vrrp suite on the patched C driver, with its transcript.
 	t0=$(date +%s)
@@ -191,7 +185,13 @@ if [ "$c_loaded" = 0 ]; then
 	echo "$out" | grep '^#'
 	note "$HOSTILE_C_FRAMES hostile frames on the patched C driver took $(( $(date +%s) - t0 )) s"
 
-	# FRR vrrpd, unmodified, on the patched C driver's VRRP mode.
+	# FRR vrrpd, unmodified, on the patched C driver's VRRP mode, with the
+	# kselftest beside it: its namespaces are its own (setup_ns), and FRR
+	# spends most of its time waiting for VRRP timers, so the two overlap
+	# (the kselftest is done before the cable pull the failover time is
+	# measured from).
+	(kselftest "$c_out"; echo $? > "$c_out.rc") &
+	ksft_pid=$!
 	rm -rf "$run"
 	t0=$(date +%s)
 	if topology vrrp "$IP" && start_frr r1 200 && start_frr r2 100; then
@@ -206,6 +206,11 @@ if [ "$c_loaded" = 0 ]; then
 	fi
 	teardown
 	note "FRR failover on the patched C driver took $(( $(date +%s) - t0 )) s"
+	wait "$ksft_pid"
+	out=$(ksft_passed "$c_out" "$(cat "$c_out.rc" 2>/dev/null || echo 1)")
+	check kselftest_c $? "$(tail -n1 <<<"$out")"
+	echo "$out" | grep '^#'
+	note "kselftest on the patched C driver took $(cat "$c_out.time") s, beside FRR"
 	rmmod macvlan
 else
 	for c in c_driver_takes_mode_vrrp kselftest_c vrrp_suite_c hostile_c frr_topology_c frr_election \
