@@ -13,7 +13,7 @@ use crate::net::errno::EADDRNOTAVAIL;
 use crate::net::ether::MacAddr;
 use crate::net::link::{NewUpper, UnregisterQueue, Upper};
 use crate::net::netlink::{nla_total_size, Attr, Attrs, ExtAck, NlMsg, Policy};
-use crate::net::sync::{self, Rtnl};
+use crate::net::sync::Rtnl;
 use crate::port::{self, Port};
 use crate::source::SourcePlan;
 use kernel::c_str;
@@ -272,15 +272,15 @@ pub(crate) fn newlink(
             }
         },
     };
+    // No reader can reach `dev` before it is registered and on the port's
+    // list, and a `register_netdevice` that fails after publishing it waits
+    // for readers itself: like the C driver, no grace period here.
     let fail = |err: Error| -> Result {
         // A failed `register_netdevice` runs `ndo_uninit`, which may have
         // destroyed the port already; `destroy` then finds none.
         if created && port.count.get() == 0 {
             Port::destroy(rtnl, lower);
         }
-        // `dev` may have been visible; let readers leave before the core
-        // frees it.
-        sync::synchronize_net();
         Err(err)
     };
     if port.is_passthru() {

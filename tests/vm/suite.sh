@@ -44,7 +44,7 @@ suites=(${MVV_SUITES:-${all_suites[@]}})
 # Sizes: CI (default) and full.
 case "${MVV_SIZE:-ci}" in
 full) parity_uppers=4096 hostile_frames=1000000 fuzz_requests=200000 fuzz_fault_stride=1 churn_seconds=300 ;;
-*) parity_uppers=256 hostile_frames=100000 fuzz_requests=5000 fuzz_fault_stride=32 churn_seconds=30 ;;
+*) parity_uppers=256 hostile_frames=100000 fuzz_requests=20000 fuzz_fault_stride=32 churn_seconds=30 ;;
 esac
 # Development runs only (a few hundred requests); make check never sets it.
 fuzz_requests=${MVV_FUZZ_REQUESTS:-$fuzz_requests}
