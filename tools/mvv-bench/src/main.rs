@@ -44,7 +44,7 @@ enum Cmd {
         counters: Vec<Spec>,
     },
     /// Wait WARMUP seconds, then print "SPEC PACKETS SECONDS RATE" for each counter over a window,
-    /// then "io-irqs" for the virtio I/O interrupts in the window
+    /// then "io-irqs" (virtio I/O interrupts) and "idle-ticks" (the guest's idle and iowait time)
     Rate {
         #[arg(long, default_value_t = 0.3)]
         warmup: f64,
@@ -133,6 +133,26 @@ fn io_irqs() -> (u64, Instant) {
     (io_irqs_in(&text), t)
 }
 
+/// The guest's idle and iowait time so far, in USER_HZ ticks, from the
+/// first line of /proc/stat. A window in which the guest idled does not
+/// count work only: under icount an idle guest's clock jumps to its next
+/// timer, and one waiting for the host's I/O waits as long as the host takes.
+fn idle_ticks() -> (u64, Instant) {
+    let t = Instant::now();
+    let text = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    (idle_ticks_in(&text), t)
+}
+
+pub fn idle_ticks_in(text: &str) -> u64 {
+    text.lines().find(|l| l.starts_with("cpu ")).map_or(0, |l| {
+        l.split_whitespace()
+            .skip(4)
+            .take(2)
+            .filter_map(|v| v.parse::<u64>().ok())
+            .sum()
+    })
+}
+
 pub fn io_irqs_in(text: &str) -> u64 {
     let mut lines = text.lines();
     let cpus = lines.next().map_or(0, |h| h.split_whitespace().count());
@@ -168,13 +188,14 @@ fn run(cli: Cli) -> Result<(), String> {
         } => {
             let mut counters = open_all(counters)?;
             std::thread::sleep(secs(warmup));
-            let io0 = io_irqs();
+            let (io0, idle0) = (io_irqs(), idle_ticks());
             let before = sample(&mut counters)?;
             std::thread::sleep(secs(seconds));
             let after = sample(&mut counters)?;
-            let io1 = io_irqs();
+            let (io1, idle1) = (io_irqs(), idle_ticks());
             print_rates(&counters, &before, &after);
             print_rate("io-irqs", &io0, &io1);
+            print_rate("idle-ticks", &idle0, &idle1);
         }
         Cmd::Inject {
             dev,
@@ -194,13 +215,13 @@ fn run(cli: Cli) -> Result<(), String> {
                 std::thread::spawn(move || injector.run(&frame, &stop, &sent))
             };
             std::thread::sleep(secs(warmup));
-            let io0 = io_irqs();
+            let (io0, idle0) = (io_irqs(), idle_ticks());
             let s0 = (sent.load(Ordering::Relaxed), Instant::now());
             let before = sample(&mut counters);
             std::thread::sleep(secs(seconds));
             let s1 = (sent.load(Ordering::Relaxed), Instant::now());
             let after = sample(&mut counters);
-            let io1 = io_irqs();
+            let (io1, idle1) = (io_irqs(), idle_ticks());
             stop.store(true, Ordering::Relaxed);
             let errors = sender
                 .join()
@@ -214,6 +235,7 @@ fn run(cli: Cli) -> Result<(), String> {
             );
             print_rates(&counters, &before, &after);
             print_rate("io-irqs", &io0, &io1);
+            print_rate("idle-ticks", &idle0, &idle1);
             if errors > 0 {
                 eprintln!("mvv-bench inject: {errors} sendmmsg calls failed");
             }
@@ -273,6 +295,9 @@ mod tests {
 LOC:  4725  4000  Local timer interrupts\n";
         assert_eq!(io_irqs_in(text), 5000);
         assert_eq!(io_irqs_in(""), 0);
+        let stat = "cpu  100 5 200 3000 40 0 7 0 0 0\ncpu0 100 5 200 3000 40 0 7 0 0 0\n";
+        assert_eq!(idle_ticks_in(stat), 3040);
+        assert_eq!(idle_ticks_in(""), 0);
     }
 
     #[test]
