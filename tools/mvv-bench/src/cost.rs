@@ -22,6 +22,8 @@ pub const TARGET: f64 = 1.02;
 pub struct CostDef {
     pub id: &'static str,
     pub title: &'static str,
+    /// The label in cost.svg.
+    pub short: &'static str,
     pub c_key: &'static str,
     pub rust_key: &'static str,
     /// Recorded with driver `-`.
@@ -31,6 +33,7 @@ pub struct CostDef {
 const fn cost(
     id: &'static str,
     title: &'static str,
+    short: &'static str,
     c_key: &'static str,
     rust_key: &'static str,
     bare_key: &'static str,
@@ -38,6 +41,7 @@ const fn cost(
     CostDef {
         id,
         title,
+        short,
         c_key,
         rust_key,
         bare_key,
@@ -48,6 +52,7 @@ pub const COSTS: &[CostDef] = &[
     cost(
         "rx.private",
         "Unicast receive, private mode",
+        "rx, private",
         "rx.private",
         "rx.private",
         "rx.limit",
@@ -55,6 +60,7 @@ pub const COSTS: &[CostDef] = &[
     cost(
         "rx.bridge",
         "Unicast receive, bridge mode",
+        "rx, bridge",
         "rx.bridge",
         "rx.bridge",
         "rx.limit",
@@ -62,6 +68,7 @@ pub const COSTS: &[CostDef] = &[
     cost(
         "rx.vrrp",
         "Unicast receive, VRRP mode (C: private)",
+        "rx, VRRP (C: private)",
         "rx.private",
         "rx.vrrp",
         "rx.limit",
@@ -69,6 +76,7 @@ pub const COSTS: &[CostDef] = &[
     cost(
         "fanout.1",
         "Broadcast fan-out, 1 upper device (per delivered frame)",
+        "fan-out, 1 upper (per copy)",
         "fanout.1",
         "fanout.1",
         "fanout.bare",
@@ -76,6 +84,7 @@ pub const COSTS: &[CostDef] = &[
     cost(
         "fanout.16",
         "Broadcast fan-out, 16 upper devices (per delivered frame)",
+        "fan-out, 16 uppers (per copy)",
         "fanout.16",
         "fanout.16",
         "fanout.bare",
@@ -83,6 +92,7 @@ pub const COSTS: &[CostDef] = &[
     cost(
         "fanout.256",
         "Broadcast fan-out, 256 upper devices (per delivered frame)",
+        "fan-out, 256 uppers (per copy)",
         "fanout.256",
         "fanout.256",
         "fanout.bare",
@@ -90,6 +100,7 @@ pub const COSTS: &[CostDef] = &[
     cost(
         "advert.steered",
         "VRRP advert: Rust VRRP mode to the lower device, C private mode to the upper",
+        "advert, Rust VRRP / C private",
         "advert.private.upper",
         "advert.vrrp.lower",
         "advert.bare",
@@ -97,6 +108,7 @@ pub const COSTS: &[CostDef] = &[
     cost(
         "advert.private",
         "VRRP advert swallowed by the upper device, private mode",
+        "advert, private",
         "advert.private.upper",
         "advert.private.upper",
         "advert.bare",
@@ -104,6 +116,7 @@ pub const COSTS: &[CostDef] = &[
     cost(
         "tx.private",
         "Transmit, private mode",
+        "tx, private",
         "tx.private",
         "tx.private",
         "tx.bare",
@@ -111,6 +124,7 @@ pub const COSTS: &[CostDef] = &[
     cost(
         "tx.bridge",
         "Transmit, bridge mode",
+        "tx, bridge",
         "tx.bridge",
         "tx.bridge",
         "tx.bare",

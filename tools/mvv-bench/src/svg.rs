@@ -296,7 +296,7 @@ pub fn cost(raw: &Raw, rows: &[CostRow<'_>]) -> String {
             "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>",
             COST_LEFT - 8.0,
             gy + 1.5 * BAR + 4.0,
-            esc(r.def.title)
+            esc(r.def.short)
         );
         let bars: Bars<'_> = [
             ("C", "#1f77b4", &r.c),
@@ -406,7 +406,7 @@ rx.limit\t-\t1\t500000\nrx.private\tc\t1\t250000\nrx.private\trust\t1\t200000\n"
         // Own cost: (5000 - 2000) / (4000 - 2000).
         assert!(svg.contains(">1.500</text>"));
         for d in cost::COSTS {
-            assert!(svg.contains(&esc(d.title)), "{}", d.title);
+            assert!(svg.contains(&esc(d.short)), "{}", d.short);
         }
     }
 }
