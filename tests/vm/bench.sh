@@ -2,10 +2,16 @@
 # make bench, inside the VM: every figure for the C macvlan.ko and for
 # macvlan_vrrp.ko in this one boot, one driver after the other in every
 # repetition (the order alternates), counted at points the driver does not
-# own. Writes /tmp/mvv-bench.XXXXXX/{raw.tsv,results.md,results.json,fanout.svg}
+# own, and the same frames on the bare lower device with no macvlan module
+# loaded (the reference of every path). Writes
+# /tmp/mvv-bench.XXXXXX/{raw.tsv,results.md,results.json,cost.svg,fanout.svg}
 # and prints them between MVV-BENCH-*-BEGIN/END markers for scripts/bench.
 # See Documentation/benchmarks.rst.
 #
+#   MVV_BENCH_MODE     icount or wallclock, for the labels (scripts/bench
+#                      boots the VM accordingly; default wallclock)
+#   MVV_BENCH_FLAVOUR  the kernel flavour, for the labels (default release)
+#   MVV_BENCH_ICOUNT_SHIFT  the icount shift, for the labels
 #   MVV_BENCH_REPS     repetitions (default 5)
 #   MVV_BENCH_SECONDS  measurement window of each rate, seconds (default 1)
 #   MVV_BENCH_WARMUP   seconds of load before each window (default 0.25)
@@ -16,6 +22,8 @@ set -uo pipefail
 # scripts/bench writes the settings here: vm-run passes no environment.
 [ -r "$MVV_TOP/target/bench/env" ] && . "$MVV_TOP/target/bench/env"
 
+MODE=${MVV_BENCH_MODE:-wallclock}
+FLAVOUR=${MVV_BENCH_FLAVOUR:-release}
 REPS=${MVV_BENCH_REPS:-5}
 SECS=${MVV_BENCH_SECONDS:-1}
 WARM=${MVV_BENCH_WARMUP:-0.25}
@@ -116,10 +124,40 @@ pg_rate() { # counter...
 	echo stop > "$PG/pgctrl"
 	wait "$pid"
 	[ "$rc" = 0 ] || { note "mvv-bench rate $* failed"; return 1; }
+	io_check "$out" "$*"
 	local spec delta secs rate
 	read -r spec delta secs rate <<<"$out"
 	[ "$delta" -gt 0 ] 2>/dev/null || { note "no frames counted at $spec"; return 1; }
 	echo "$rate"
+}
+
+# mvv-bench's last lines count the guest's idle time and the virtio I/O
+# interrupts (the 9p root) in the window. Load keeps the one vCPU busy
+# through the whole window, so the guest's clock counts its instructions
+# only: an idle guest's clock jumps to the next timer under icount, and one
+# that waits for the host's I/O waits as long as the host takes. A window
+# with idle time gets a note; the I/O interrupts alone (completions of
+# readahead that nobody waits for, which cost only their handling) are
+# summed in #meta io_irqs_in_windows (through a file: pg_rate runs in a
+# command substitution).
+io_check() { # mvv-bench-output what
+	local n idle
+	n=$(sed -n 's/^io-irqs \([0-9]*\) .*/\1/p' <<<"$1")
+	idle=$(sed -n 's/^idle-ticks \([0-9]*\) .*/\1/p' <<<"$1")
+	echo "${n:-0}" >> "$OUT/window-io"
+	[ "${idle:-0}" = 0 ] || note "$2: the guest idled ${idle}0 ms inside the window (${n:-0} virtio I/O interrupts)"
+}
+# The same count around a timed command.
+io_irqs() {
+	local n=0 l f
+	while read -r l; do
+		[[ $l == *-requests ]] || continue
+		for f in ${l#*:}; do
+			[[ $f =~ ^[0-9]+$ ]] || break
+			n=$((n + f))
+		done
+	done < /proc/interrupts
+	echo "$n"
 }
 
 # Sets the mode of a macvlan device (ip cannot name mode 32: vrrpctl).
@@ -169,13 +207,51 @@ tc_count_on() { # dev action-index
 
 # --- the figures ---
 
-# The limit: the same frames dropped at tc ingress of the bare lower device.
-bench_limit() { # rep
-	tc_count_on vl0 $ACT_LOWER || { note "tc on vl0 failed"; return; }
-	local r
-	pg_dev vl0 "$VMAC" netif_receive "$BURST" && r=$(pg_rate tc:$ACT_LOWER) && rec rx.limit - "$1" "$r"
-	pg pgctrl reset
-	tc qdisc del dev vl0 clsact
+# The references, with no macvlan module loaded: the same frames on the
+# bare lower device, counted the same way, for every path measured.
+# rx.limit: the unicast frames of figure 1 dropped at tc ingress of vl0;
+# fanout.bare: the broadcasts of figure 2, the same way; advert.bare: the
+# adverts of figure 3 counted in prerouting on vl0; tx.bare: pktgen
+# start_xmit on vl0 itself, counted at vp0 as in figure 4.
+bench_bare() { # rep
+	local r out spec delta secs rate
+	if wants rx || wants fanout; then
+		if tc_count_on vl0 $ACT_LOWER; then
+			if wants rx; then
+				pg_dev vl0 "$VMAC" netif_receive "$BURST" && r=$(pg_rate tc:$ACT_LOWER) && rec rx.limit - "$1" "$r"
+			fi
+			if wants fanout; then
+				pg_dev vl0 ff:ff:ff:ff:ff:ff netif_receive "$BURST" && r=$(pg_rate tc:$ACT_LOWER) &&
+					rec fanout.bare - "$1" "$r"
+			fi
+			pg pgctrl reset
+			tc qdisc del dev vl0 clsact
+		else
+			note "tc on vl0 failed"
+		fi
+	fi
+	if wants advert; then
+		if nft_advert_table; then
+			if out=$("$BENCH" inject --dev vp0 --src-mac "$VMAC" --warmup "$WARM" --seconds "$SECS" \
+				nft:ip:mvvb:lower nft:ip:mvvb:upper); then
+				io_check "$out" "advert bare"
+				while read -r spec delta secs rate; do
+					case $spec in
+					offered) rec advert.offered.bare - "$1" "$rate" ;;
+					*:lower) rec advert.bare - "$1" "$rate" ;;
+					esac
+				done <<<"$out"
+			else
+				note "mvv-bench inject (bare) failed"
+			fi
+			nft delete table ip mvvb
+		fi
+	fi
+	if wants tx; then
+		pg_dev vl0 "$(cat /sys/class/net/vp0/address)" start_xmit 1 && r=$(pg_rate tc:$ACT_PEER) &&
+			rec tx.bare - "$1" "$r"
+		pg pgctrl reset
+	fi
 }
 
 # 1. Unicast receive: pktgen netif_receive on the lower device, frames to
@@ -228,6 +304,21 @@ bench_fanout() { # drv rep
 	[ -n "$exp" ] && echo "$exp" > /sys/kernel/rcu_expedited
 }
 
+# The counters of figure 3: IPv4 prerouting, one per input device.
+nft_advert_table() {
+	nft -f - <<-EOF || { note "advert: nft set-up failed"; return 1; }
+	table ip mvvb {
+		counter lower { }
+		counter upper { }
+		chain pre {
+			type filter hook prerouting priority raw; policy accept;
+			iifname "vl0" ip protocol 112 counter name "lower" drop
+			iifname "vr0" ip protocol 112 counter name "upper" drop
+		}
+	}
+	EOF
+}
+
 # 3. VRRP adverts from the peer's VRRP MAC, injected with AF_PACKET into
 # the veth peer, counted where they land: nftables counters in IPv4
 # prerouting, which runs after the rx handler, one per input device.
@@ -239,17 +330,7 @@ bench_advert() { # drv rep
 		return
 	fi
 	is_driver vr0 "$1" || { ip link del vr0; return; }
-	nft -f - <<-EOF || { note "advert: nft set-up failed"; ip link del vr0; return; }
-	table ip mvvb {
-		counter lower { }
-		counter upper { }
-		chain pre {
-			type filter hook prerouting priority raw; policy accept;
-			iifname "vl0" ip protocol 112 counter name "lower" drop
-			iifname "vr0" ip protocol 112 counter name "upper" drop
-		}
-	}
-	EOF
+	nft_advert_table || { ip link del vr0; return; }
 	for mode in $(rotate "$2" "${modes[@]}"); do
 		set_mode vr0 "$mode" || continue
 		if ! out=$("$BENCH" inject --dev vp0 --src-mac "$VMAC" --warmup "$WARM" --seconds "$SECS" \
@@ -257,6 +338,7 @@ bench_advert() { # drv rep
 			note "mvv-bench inject failed"
 			continue
 		fi
+		io_check "$out" "advert $1 $mode"
 		off= lower= upper=
 		while read -r spec delta secs rate; do
 			case $spec in
@@ -296,27 +378,55 @@ bench_tx() { # drv rep
 	ip link del tx0
 }
 
+# The ip of the timed control-plane commands runs from tmpfs: the binary,
+# its libraries and the loader are copied under $OUT, and /etc/iproute2
+# (ip reads its group names) is copied up into /etc's tmpfs overlay. The
+# guest's root is the host's, over 9p without a page cache: an exec from
+# it would wait for the host's I/O inside the timed interval, and how long
+# that takes in guest time depends on the host's load, even under icount.
+IP=(ip)
+stage_ip() {
+	local d=$OUT/ip bin lib loader f
+	mkdir -p "$d"
+	bin=$(readlink -f "$(command -v ip)") && cp "$bin" "$d/ip" || return 1
+	for lib in $(ldd "$bin" | sed -n 's/.*=> \(\/[^ ]*\) .*/\1/p'); do
+		cp -L "$lib" "$d/" || return 1
+	done
+	loader=$(ldd "$bin" | sed -n 's/^[[:space:]]*\(\/[^ ]*ld-linux[^ ]*\) .*/\1/p')
+	cp -L "$loader" "$d/ld.so" || return 1
+	for f in /etc/iproute2/*; do
+		[ -f "$f" ] && cat "$f" > "$f.mvv" && mv -f "$f.mvv" "$f"
+	done
+	"$d/ld.so" --library-path "$d" "$d/ip" -V > /dev/null || return 1
+	IP=("$d/ld.so" --library-path "$d" "$d/ip")
+}
+
 # 5. Control plane: create 1000 devices, then 3096 more (4096), with
 # ip -batch; delete the 3096, then the 1000, each group in one request.
 # Memory per device from /proc/meminfo around the first 1000.
 bench_ctl() { # drv rep
-	local t0 t1 t2a t2 t3 t4 slab0 avail0 slab1 avail1
+	local t0 t1 t2a t2 t3 t4 slab0 avail0 slab1 avail1 io0 io1 io2
 	slab0=$(meminfo Slab) avail0=$(meminfo MemAvailable)
+	io0=$(io_irqs)
 	t0=$(now_us)
-	ip -batch "$OUT/ctl-a.batch" || { note "ctl: creating $CTL_A devices failed"; ip link del group $GROUP_A 2>/dev/null; return; }
+	"${IP[@]}" -batch "$OUT/ctl-a.batch" || { note "ctl: creating $CTL_A devices failed"; ip link del group $GROUP_A 2>/dev/null; return; }
 	t1=$(now_us)
+	io1=$(io_irqs)
 	slab1=$(meminfo Slab) avail1=$(meminfo MemAvailable)
 	if ! is_driver c1 "$1"; then
 		ip link del group $GROUP_A
 		return
 	fi
+	io2=$(io_irqs)
 	t2a=$(now_us)
-	ip -batch "$OUT/ctl-b.batch" || { note "ctl: creating $CTL_TOTAL devices failed"; ip link del group $GROUP_B 2>/dev/null; ip link del group $GROUP_A; return; }
+	"${IP[@]}" -batch "$OUT/ctl-b.batch" || { note "ctl: creating $CTL_TOTAL devices failed"; ip link del group $GROUP_B 2>/dev/null; ip link del group $GROUP_A; return; }
 	t2=$(now_us)
-	ip link del group $GROUP_B || note "ctl: deleting group $GROUP_B failed"
+	"${IP[@]}" link del group $GROUP_B || note "ctl: deleting group $GROUP_B failed"
 	t3=$(now_us)
-	ip link del group $GROUP_A || note "ctl: deleting group $GROUP_A failed"
+	"${IP[@]}" link del group $GROUP_A || note "ctl: deleting group $GROUP_A failed"
 	t4=$(now_us)
+	io0=$((io1 - io0 + $(io_irqs) - io2))
+	[ "$io0" = 0 ] || note "ctl $1 rep $2: $io0 virtio I/O interrupts in the timed commands (host I/O)"
 	rec create.1000 "$1" "$2" "$(per_sec $CTL_A $((t1 - t0)))"
 	rec create.4096 "$1" "$2" "$(per_sec $CTL_TOTAL $((t1 - t0 + t2 - t2a)))"
 	rec delete.1000 "$1" "$2" "$(per_sec $CTL_A $((t4 - t3)))"
@@ -337,6 +447,9 @@ slot() { # drv rep
 
 # --- set-up ---
 start=$SECONDS
+meta mode "$MODE"
+meta flavour "$FLAVOUR"
+[ -n "${MVV_BENCH_ICOUNT_SHIFT:-}" ] && meta icount_shift "$MVV_BENCH_ICOUNT_SHIFT"
 meta accelerator "${MVV_ACCEL:-unknown}"
 meta kernel "$(uname -r)"
 meta cpus "$(nproc)"
@@ -345,12 +458,16 @@ meta seconds "$SECS"
 meta warmup "$WARM"
 meta pktgen_burst "$BURST"
 meta date "$(date -u +%Y-%m-%dT%H:%MZ)"
-say "accelerator: ${MVV_ACCEL:-unknown}; $REPS repetitions, ${SECS} s windows; figures: $ONLY"
+say "mode: $MODE; $FLAVOUR kernel; accelerator: ${MVV_ACCEL:-unknown}; $REPS repetitions, ${SECS} s windows; figures: $ONLY"
 
 # No IPv6: no DAD or MLD frames from thousands of devices.
 sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
 ip link set lo up
 ip link add vl0 type veth peer name vp0 || exit 1
+if wants ctl && ! stage_ip; then
+	note "ctl: staging ip in tmpfs failed; the timed commands exec ip from the 9p root"
+	IP=(ip)
+fi
 ip link set vl0 up && ip link set vp0 up || exit 1
 [ -w "$PG/pgctrl" ] || { echo "error: no $PG/pgctrl in this namespace" >&2; exit 1; }
 tc actions add action gact drop index $ACT_UPPER &&
@@ -364,7 +481,7 @@ done > "$OUT/ctl-b.batch"
 
 for ((rep = 1; rep <= REPS; rep++)); do
 	say "repetition $rep of $REPS ($((SECONDS - start)) s so far)"
-	wants rx && bench_limit "$rep"
+	bench_bare "$rep"
 	order="c rust"
 	((rep % 2 == 0)) && order="rust c"
 	for drv in $order; do
@@ -390,13 +507,14 @@ if [ -n "$splats" ]; then
 	mvv_splat_context 60 | sed 's/^/# dmesg: /'
 fi
 mvv_bad_taint && note "kernel taint $(cat /proc/sys/kernel/tainted) has W or D"
+meta io_irqs_in_windows "$(awk '{ n += $1 } END { print n + 0 }' "$OUT/window-io" 2>/dev/null)"
 meta bench_seconds "$((SECONDS - start))"
 
 if ! "$BENCH" report --raw "$RAW" --out-dir "$OUT" > /dev/null; then
 	echo "error: mvv-bench report failed" >&2
 	exit 1
 fi
-for part in MD:results.md JSON:results.json SVG:fanout.svg RAW:raw.tsv; do
+for part in MD:results.md JSON:results.json COST:cost.svg SVG:fanout.svg RAW:raw.tsv; do
 	echo "MVV-BENCH-${part%%:*}-BEGIN"
 	cat "$OUT/${part#*:}"
 	echo "MVV-BENCH-${part%%:*}-END"

@@ -6,8 +6,10 @@
 //!   nftables counter) over a window, read over netlink;
 //! - `inject`: VRRP advertisements into a device with AF_PACKET, measuring
 //!   counters over a window while it sends;
-//! - `report`: raw samples to results.md, results.json and fanout.svg.
+//! - `report`: raw samples to results.md, results.json, cost.svg and
+//!   fanout.svg.
 
+mod cost;
 mod counter;
 mod inject;
 mod report;
@@ -41,7 +43,8 @@ enum Cmd {
         #[arg(required = true, value_parser = Spec::parse)]
         counters: Vec<Spec>,
     },
-    /// Wait WARMUP seconds, then print "SPEC PACKETS SECONDS RATE" for each counter over a window
+    /// Wait WARMUP seconds, then print "SPEC PACKETS SECONDS RATE" for each counter over a window,
+    /// then "io-irqs" (virtio I/O interrupts) and "idle-ticks" (the guest's idle and iowait time)
     Rate {
         #[arg(long, default_value_t = 0.3)]
         warmup: f64,
@@ -67,7 +70,7 @@ enum Cmd {
         #[arg(value_parser = Spec::parse)]
         counters: Vec<Spec>,
     },
-    /// Turn raw samples into results.md, results.json and fanout.svg in OUT_DIR
+    /// Turn raw samples into results.md, results.json, cost.svg and fanout.svg in OUT_DIR
     Report {
         #[arg(long)]
         raw: PathBuf,
@@ -110,16 +113,59 @@ fn sample(counters: &mut [Counter]) -> Result<Vec<(u64, Instant)>, String> {
 
 fn print_rates(counters: &[Counter], before: &[(u64, Instant)], after: &[(u64, Instant)]) {
     for ((c, b), a) in counters.iter().zip(before).zip(after) {
-        let secs = a.1.duration_since(b.1).as_secs_f64();
-        let delta = a.0.saturating_sub(b.0);
-        println!(
-            "{} {} {:.6} {:.1}",
-            c.spec,
-            delta,
-            secs,
-            delta as f64 / secs
-        );
+        print_rate(&c.spec.to_string(), b, a);
     }
+}
+
+fn print_rate(what: &str, before: &(u64, Instant), after: &(u64, Instant)) {
+    let secs = after.1.duration_since(before.1).as_secs_f64();
+    let delta = after.0.saturating_sub(before.0);
+    println!("{what} {delta} {secs:.6} {:.1}", delta as f64 / secs);
+}
+
+/// Interrupts of the virtio request queues (the guest's 9p or virtio-fs
+/// root, a block device) so far, from /proc/interrupts; 0 where unreadable.
+/// A window with any of them waited for the host's I/O, whose duration in
+/// guest time depends on the host's load, even under icount.
+fn io_irqs() -> (u64, Instant) {
+    let t = Instant::now();
+    let text = std::fs::read_to_string("/proc/interrupts").unwrap_or_default();
+    (io_irqs_in(&text), t)
+}
+
+/// The guest's idle and iowait time so far, in USER_HZ ticks, from the
+/// first line of /proc/stat. A window in which the guest idled does not
+/// count work only: under icount an idle guest's clock jumps to its next
+/// timer, and one waiting for the host's I/O waits as long as the host takes.
+fn idle_ticks() -> (u64, Instant) {
+    let t = Instant::now();
+    let text = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    (idle_ticks_in(&text), t)
+}
+
+pub fn idle_ticks_in(text: &str) -> u64 {
+    text.lines().find(|l| l.starts_with("cpu ")).map_or(0, |l| {
+        l.split_whitespace()
+            .skip(4)
+            .take(2)
+            .filter_map(|v| v.parse::<u64>().ok())
+            .sum()
+    })
+}
+
+pub fn io_irqs_in(text: &str) -> u64 {
+    let mut lines = text.lines();
+    let cpus = lines.next().map_or(0, |h| h.split_whitespace().count());
+    lines
+        .filter(|l| l.trim_end().ends_with("-requests"))
+        .map(|l| {
+            l.split_whitespace()
+                .skip(1)
+                .take(cpus)
+                .filter_map(|v| v.parse::<u64>().ok())
+                .sum::<u64>()
+        })
+        .sum()
 }
 
 fn secs(s: f64) -> Duration {
@@ -142,10 +188,14 @@ fn run(cli: Cli) -> Result<(), String> {
         } => {
             let mut counters = open_all(counters)?;
             std::thread::sleep(secs(warmup));
+            let (io0, idle0) = (io_irqs(), idle_ticks());
             let before = sample(&mut counters)?;
             std::thread::sleep(secs(seconds));
             let after = sample(&mut counters)?;
+            let (io1, idle1) = (io_irqs(), idle_ticks());
             print_rates(&counters, &before, &after);
+            print_rate("io-irqs", &io0, &io1);
+            print_rate("idle-ticks", &idle0, &idle1);
         }
         Cmd::Inject {
             dev,
@@ -165,11 +215,13 @@ fn run(cli: Cli) -> Result<(), String> {
                 std::thread::spawn(move || injector.run(&frame, &stop, &sent))
             };
             std::thread::sleep(secs(warmup));
+            let (io0, idle0) = (io_irqs(), idle_ticks());
             let s0 = (sent.load(Ordering::Relaxed), Instant::now());
             let before = sample(&mut counters);
             std::thread::sleep(secs(seconds));
             let s1 = (sent.load(Ordering::Relaxed), Instant::now());
             let after = sample(&mut counters);
+            let (io1, idle1) = (io_irqs(), idle_ticks());
             stop.store(true, Ordering::Relaxed);
             let errors = sender
                 .join()
@@ -182,6 +234,8 @@ fn run(cli: Cli) -> Result<(), String> {
                 offered as f64 / window
             );
             print_rates(&counters, &before, &after);
+            print_rate("io-irqs", &io0, &io1);
+            print_rate("idle-ticks", &idle0, &idle1);
             if errors > 0 {
                 eprintln!("mvv-bench inject: {errors} sendmmsg calls failed");
             }
@@ -194,14 +248,17 @@ fn run(cli: Cli) -> Result<(), String> {
                 .iter()
                 .map(|d| report::compute(&raw, d))
                 .collect();
+            let costs: Vec<cost::CostRow<'_>> =
+                cost::COSTS.iter().map(|d| cost::compute(&raw, d)).collect();
             std::fs::create_dir_all(&out_dir).map_err(|e| format!("{}: {e}", out_dir.display()))?;
-            let md = report::markdown(&raw, &rows);
+            let md = report::markdown(&raw, &rows, &costs);
             let write = |name: &str, body: &str| {
                 let p = out_dir.join(name);
                 std::fs::write(&p, body).map_err(|e| format!("{}: {e}", p.display()))
             };
             write("results.md", &md)?;
-            write("results.json", &report::json(&raw, &rows))?;
+            write("results.json", &report::json(&raw, &rows, &costs))?;
+            write("cost.svg", &svg::cost(&raw, &costs))?;
             write("fanout.svg", &svg::fanout(&raw))?;
             print!("{md}");
         }
@@ -227,6 +284,20 @@ mod tests {
     #[test]
     fn cli_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn io_interrupts() {
+        let text = "           CPU0       CPU1\n  0:  79  3  IO-APIC   2-edge      timer\n\
+ 36:  0  0  PCI-MSIX-0000:00:01.0   0-edge      virtio0-config\n\
+ 37:  4981  19  PCI-MSIX-0000:00:01.0   1-edge      virtio0-requests\n\
+ 25:  4  0  PCI-MSIX-0000:00:03.0   1-edge      virtio1-virtqueues\n\
+LOC:  4725  4000  Local timer interrupts\n";
+        assert_eq!(io_irqs_in(text), 5000);
+        assert_eq!(io_irqs_in(""), 0);
+        let stat = "cpu  100 5 200 3000 40 0 7 0 0 0\ncpu0 100 5 200 3000 40 0 7 0 0 0\n";
+        assert_eq!(idle_ticks_in(stat), 3040);
+        assert_eq!(idle_ticks_in(""), 0);
     }
 
     #[test]

@@ -10,6 +10,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use crate::cost::{self, CostRow};
 use crate::stats::{summarize, Summary};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -183,7 +184,7 @@ pub const ROWS: &[RowDef] = &[
         "Memory per upper device: Slab (1000 devices)",
         "KiB",
         Better::Lower,
-        None,
+        Some(1.0),
         "mem.slab",
         "mem.slab",
     ),
@@ -192,18 +193,43 @@ pub const ROWS: &[RowDef] = &[
         "Memory per upper device: MemAvailable drop (1000 devices)",
         "KiB",
         Better::Lower,
-        None,
+        Some(1.0),
         "mem.available",
         "mem.available",
     ),
 ];
 
-/// Figures without a C/Rust pair, shown for scale.
+/// Figures without a C/Rust pair, shown for scale: the bare references
+/// (no macvlan module loaded) and the injector's offered rates.
 pub const REFERENCE: &[(&str, &str, &str, &str)] = &[
     (
         "rx.limit",
         "-",
-        "Unicast receive limit: the same frames dropped at tc ingress of the bare lower device",
+        "Bare, unicast receive: the same frames dropped at tc ingress of the bare lower device",
+        FPS,
+    ),
+    (
+        "fanout.bare",
+        "-",
+        "Bare, broadcast: the fan-out's frames dropped at tc ingress of the bare lower device",
+        FPS,
+    ),
+    (
+        "advert.bare",
+        "-",
+        "Bare, VRRP adverts counted in prerouting on the bare lower device",
+        FPS,
+    ),
+    (
+        "tx.bare",
+        "-",
+        "Bare, transmit: pktgen on the lower device itself, counted at its peer",
+        FPS,
+    ),
+    (
+        "advert.offered.bare",
+        "-",
+        "VRRP adverts offered by the injector (bare lower device)",
         FPS,
     ),
     (
@@ -286,12 +312,31 @@ impl Raw {
             .unwrap_or(&[])
     }
 
-    fn values(&self, key: &str, driver: &str) -> Vec<f64> {
+    pub fn values(&self, key: &str, driver: &str) -> Vec<f64> {
         self.get(key, driver).iter().map(|&(_, v)| v).collect()
     }
 
-    fn meta(&self, key: &str) -> &str {
+    pub fn meta(&self, key: &str) -> &str {
         self.meta.get(key).map(String::as_str).unwrap_or("unknown")
+    }
+
+    /// The measuring mode for labels: "icount (shift N)" or "wall-clock".
+    /// Runs from before the modes existed measured wall-clock time.
+    pub fn mode_label(&self) -> String {
+        match self.meta.get("mode").map(String::as_str) {
+            Some("icount") => format!("icount (shift {})", self.meta("icount_shift")),
+            Some("wallclock") | None => "wall-clock".into(),
+            Some(other) => other.into(),
+        }
+    }
+
+    /// The mode's machine-readable name: "icount" or "wall-clock".
+    pub fn mode_key(&self) -> &str {
+        match self.meta.get("mode").map(String::as_str) {
+            Some("icount") => "icount",
+            Some("wallclock") | None => "wall-clock",
+            Some(other) => other,
+        }
     }
 }
 
@@ -360,11 +405,15 @@ pub fn compute<'a>(raw: &Raw, def: &'a RowDef) -> Row<'a> {
         })
         .collect();
     let ratio_spread = summarize(&paired);
-    let status = match (ratio, def.target) {
-        (None, _) => Status::NoData,
-        (Some(_), None) => Status::NoTarget,
-        (Some(q), Some(t)) if q >= t => Status::Meets,
-        (Some(_), Some(t)) if ratio_spread.as_ref().is_some_and(|s| s.max >= t) => {
+    let status = match (ratio, def.target, def.better) {
+        (None, _, _) => Status::NoData,
+        (Some(_), None, _) => Status::NoTarget,
+        (Some(q), Some(t), Better::Higher) if q >= t => Status::Meets,
+        (Some(_), Some(t), Better::Higher) if ratio_spread.as_ref().is_some_and(|s| s.max >= t) => {
+            Status::WithinSpread
+        }
+        (Some(q), Some(t), Better::Lower) if q <= t => Status::Meets,
+        (Some(_), Some(t), Better::Lower) if ratio_spread.as_ref().is_some_and(|s| s.min <= t) => {
             Status::WithinSpread
         }
         _ => Status::Misses,
@@ -388,6 +437,13 @@ pub fn fmt_value(v: f64, unit: &str) -> String {
     }
     if unit == "KiB" {
         return format!("{v:.1}");
+    }
+    if unit == cost::UNIT {
+        return if v.abs() >= 100.0 {
+            format!("{v:.0}")
+        } else {
+            format!("{v:.1}")
+        };
     }
     if v == 0.0 {
         return "0".into();
@@ -431,39 +487,97 @@ fn fmt_ratio(r: &Row<'_>) -> String {
     }
 }
 
-pub fn markdown(raw: &Raw, rows: &[Row<'_>]) -> String {
-    let mut md = String::new();
-    let accel = raw.meta("accelerator");
-    let _ = writeln!(md, "# macvlan: C macvlan.ko vs Rust macvlan_vrrp.ko\n");
-    let _ = writeln!(
-        md,
-        "**Accelerator: {accel}** · kernel {} · {} vCPUs · {} repetitions · {} s windows · {} · {} s in the guest\n",
+/// A cost ratio with three decimals: the ±2 % of the targets needs them.
+fn fmt_cost_ratio(r: &Option<cost::Ratio>) -> String {
+    match r {
+        Some(q) => format!("{:.3} ({:.3}–{:.3})", q.median, q.min, q.max),
+        None => "-".into(),
+    }
+}
+
+fn target_label(def: &RowDef) -> String {
+    match (def.target, def.better) {
+        (Some(t), Better::Higher) => format!("≥ {t:.2}"),
+        (Some(t), Better::Lower) => format!("≤ {t:.2}"),
+        (None, Better::Lower) => "lower is better".into(),
+        (None, Better::Higher) => "-".into(),
+    }
+}
+
+/// The line every output starts with: mode, kernel flavour, accelerator.
+pub fn settings_line(raw: &Raw) -> String {
+    format!(
+        "**Mode: {}** · **kernel flavour: {}** · accelerator: {} · kernel {} · {} vCPUs · {} repetitions · {} s windows ({} s warm-up) · {} · {} s in the guest",
+        raw.mode_label(),
+        raw.meta("flavour"),
+        raw.meta("accelerator"),
         raw.meta("kernel"),
         raw.meta("cpus"),
         raw.meta("reps"),
         raw.meta("seconds"),
+        raw.meta("warmup"),
         raw.meta("date"),
         raw.meta("bench_seconds"),
-    );
+    )
+}
+
+pub fn markdown(raw: &Raw, rows: &[Row<'_>], costs: &[CostRow<'_>]) -> String {
+    let mut md = String::new();
+    let mode = raw.mode_label();
+    let _ = writeln!(md, "# macvlan: C macvlan.ko vs Rust macvlan_vrrp.ko\n");
+    let _ = writeln!(md, "{}\n", settings_line(raw));
+    if raw.mode_key() == "icount" {
+        let _ = writeln!(
+            md,
+            "Under icount the guest's clocks count its instructions ({} guest ns each), \
+             so rates and per-frame costs are work counted, not time measured: \
+             the host's load does not move them.\n",
+            1u64 << raw.meta("icount_shift").parse::<u32>().unwrap_or(0).min(20)
+        );
+    }
     let _ = writeln!(
         md,
         "Median (min–max) over the repetitions. Both drivers ran in the same VM boot, \
          one after the other in every repetition (alternating which goes first). \
          Rust/C is the ratio of the medians, with the min–max of the per-repetition \
-         ratios. \"within spread\": the median ratio is under the target but the \
+         ratios. \"within spread\": the median ratio misses the target but the \
          best repetition reaches it. See Documentation/benchmarks.rst.\n"
     );
+    let _ = writeln!(md, "## Per-frame cost ({mode}, guest ns per frame)\n");
+    let _ = writeln!(
+        md,
+        "Bare: the same frames on the lower device with no macvlan module loaded. \
+         Own cost: the driver's figure minus bare (same repetition). \
+         Target: Rust's own cost at most C's + 2 %.\n"
+    );
+    let _ = writeln!(
+        md,
+        "| Path | C | Rust | Bare | C own (C − bare) | Rust own (Rust − bare) | Rust/C | Rust/C own | Target | Result |"
+    );
+    let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+    for r in costs {
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | ≤ {:.2} | {} |",
+            r.def.title,
+            fmt_summary(&r.c, cost::UNIT),
+            fmt_summary(&r.rust, cost::UNIT),
+            fmt_summary(&r.bare, cost::UNIT),
+            fmt_summary(&r.c_own, cost::UNIT),
+            fmt_summary(&r.rust_own, cost::UNIT),
+            fmt_cost_ratio(&r.ratio),
+            fmt_cost_ratio(&r.own_ratio),
+            cost::TARGET,
+            r.status.label()
+        );
+    }
+    let _ = writeln!(md, "\n## Rates and the control plane ({mode})\n");
     let _ = writeln!(
         md,
         "| Figure | Unit | C macvlan.ko | Rust macvlan_vrrp.ko | Rust/C | Target | Result |"
     );
     let _ = writeln!(md, "|---|---|---:|---:|---:|---:|---|");
     for r in rows {
-        let target = match (r.def.target, r.def.better) {
-            (Some(t), _) => format!("≥ {t:.2}"),
-            (None, Better::Lower) => "lower is better".into(),
-            (None, Better::Higher) => "-".into(),
-        };
         let _ = writeln!(
             md,
             "| {} | {} | {} | {} | {} | {} | {} |",
@@ -472,36 +586,48 @@ pub fn markdown(raw: &Raw, rows: &[Row<'_>]) -> String {
             fmt_summary(&r.c, r.def.unit),
             fmt_summary(&r.rust, r.def.unit),
             fmt_ratio(r),
-            target,
+            target_label(r.def),
             r.status.label()
         );
     }
-    let _ = writeln!(md, "\nReference figures ({accel}):\n");
+    let _ = writeln!(md, "\nReference figures ({mode}):\n");
     let _ = writeln!(md, "| Figure | Unit | Value |");
     let _ = writeln!(md, "|---|---|---:|");
     for &(key, driver, title, unit) in REFERENCE {
         let s = summarize(&raw.values(key, driver));
         let _ = writeln!(md, "| {title} | {unit} | {} |", fmt_summary(&s, unit));
     }
-    let misses: Vec<&Row<'_>> = rows
+    let _ = writeln!(md);
+    let mut misses: Vec<String> = costs
         .iter()
         .filter(|r| matches!(r.status, Status::Misses | Status::WithinSpread))
+        .map(|r| {
+            format!(
+                "- {} (own cost): Rust/C {} against ≤ {:.2} ({})",
+                r.def.title,
+                fmt_cost_ratio(&r.own_ratio),
+                cost::TARGET,
+                r.status.label()
+            )
+        })
         .collect();
-    let _ = writeln!(md);
+    misses.extend(
+        rows.iter()
+            .filter(|r| matches!(r.status, Status::Misses | Status::WithinSpread))
+            .map(|r| {
+                format!(
+                    "- {}: Rust/C {} against {} ({})",
+                    r.def.title,
+                    fmt_ratio(r),
+                    target_label(r.def),
+                    r.status.label()
+                )
+            }),
+    );
     if misses.is_empty() {
         let _ = writeln!(md, "Every figure with a target meets it.");
     } else {
-        let _ = writeln!(md, "Below target:\n");
-        for r in misses {
-            let _ = writeln!(
-                md,
-                "- {}: Rust/C {} against ≥ {:.2} ({})",
-                r.def.title,
-                fmt_ratio(r),
-                r.def.target.unwrap_or(0.0),
-                r.status.label()
-            );
-        }
+        let _ = writeln!(md, "Below target:\n\n{}", misses.join("\n"));
     }
     if !raw.notes.is_empty() {
         let _ = writeln!(md, "\nNotes from the run:\n");
@@ -533,8 +659,7 @@ fn json_str(s: &str) -> String {
 
 fn json_num(v: f64) -> String {
     if v.is_finite() {
-        let s = format!("{v}");
-        s
+        format!("{v}")
     } else {
         "null".into()
     }
@@ -564,16 +689,76 @@ fn json_summary(s: &Option<Summary>, samples: &[(u32, f64)]) -> String {
     }
 }
 
-pub fn json(raw: &Raw, rows: &[Row<'_>]) -> String {
-    let mut j = String::from("{\n  \"schema\": 1,\n");
+fn json_ratio(r: &Option<cost::Ratio>) -> String {
+    match r {
+        Some(q) => format!(
+            "{{\"median\": {}, \"min\": {}, \"max\": {}}}",
+            json_num(q.median),
+            json_num(q.min),
+            json_num(q.max)
+        ),
+        None => "null".into(),
+    }
+}
+
+/// The fields every figure carries: mode, kernel flavour, repetitions.
+fn json_context(raw: &Raw) -> String {
+    format!(
+        "\"mode\": {}, \"flavour\": {}, \"reps\": {}",
+        json_str(raw.mode_key()),
+        json_str(raw.meta("flavour")),
+        raw.meta("reps")
+            .parse::<u32>()
+            .map_or_else(|_| "null".into(), |n| n.to_string())
+    )
+}
+
+pub fn json(raw: &Raw, rows: &[Row<'_>], costs: &[CostRow<'_>]) -> String {
+    let ctx = json_context(raw);
+    let mut j = String::from("{\n  \"schema\": 2,\n");
+    let _ = writeln!(j, "  \"mode\": {},", json_str(raw.mode_key()));
     for (k, v) in &raw.meta {
+        if k == "mode" {
+            continue;
+        }
         let _ = writeln!(j, "  {}: {},", json_str(k), json_str(v));
     }
     let _ = writeln!(
         j,
-        "  \"spread\": \"min-max over repetitions; q1/q3 are the quartiles; samples are [repetition, value]\",\n  \"rows\": ["
+        "  \"spread\": \"min-max over repetitions; q1/q3 are the quartiles; samples are [repetition, value]; \
+         ratio is Rust/C of the medians, its min and max those of the per-repetition ratios\",\n  \"costs\": ["
     );
+    for (i, r) in costs.iter().enumerate() {
+        let _ = write!(
+            j,
+            "    {{\"id\": {}, \"figure\": {}, \"unit\": {}, {ctx}, \"better\": \"lower\", \"target\": {}, \
+             \"c_key\": {}, \"rust_key\": {}, \"bare_key\": {}, \"c\": {}, \"rust\": {}, \"bare\": {}, \
+             \"c_own\": {}, \"rust_own\": {}, \"ratio\": {}, \"own_ratio\": {}, \"status\": {}}}",
+            json_str(r.def.id),
+            json_str(r.def.title),
+            json_str(cost::UNIT),
+            json_num(cost::TARGET),
+            json_str(r.def.c_key),
+            json_str(r.def.rust_key),
+            json_str(r.def.bare_key),
+            json_summary(&r.c, &r.c_samples),
+            json_summary(&r.rust, &r.rust_samples),
+            json_summary(&r.bare, &r.bare_samples),
+            json_summary(&r.c_own, &r.c_own_samples),
+            json_summary(&r.rust_own, &r.rust_own_samples),
+            json_ratio(&r.ratio),
+            json_ratio(&r.own_ratio),
+            json_str(r.status.key()),
+        );
+        let _ = writeln!(j, "{}", if i + 1 < costs.len() { "," } else { "" });
+    }
+    let _ = writeln!(j, "  ],\n  \"rows\": [");
     for (i, r) in rows.iter().enumerate() {
+        let ratio = r.ratio.map(|q| cost::Ratio {
+            median: q,
+            min: r.ratio_spread.as_ref().map_or(f64::NAN, |s| s.min),
+            max: r.ratio_spread.as_ref().map_or(f64::NAN, |s| s.max),
+        });
         let ratio_spread = match &r.ratio_spread {
             Some(s) => format!(
                 "{{\"min\": {}, \"max\": {}}}",
@@ -584,7 +769,7 @@ pub fn json(raw: &Raw, rows: &[Row<'_>]) -> String {
         };
         let _ = write!(
             j,
-            "    {{\"id\": {}, \"figure\": {}, \"unit\": {}, \"better\": {}, \"target\": {}, \
+            "    {{\"id\": {}, \"figure\": {}, \"unit\": {}, {ctx}, \"better\": {}, \"target\": {}, \
              \"c_key\": {}, \"rust_key\": {}, \"c\": {}, \"rust\": {}, \"ratio\": {}, \"ratio_spread\": {}, \"status\": {}}}",
             json_str(r.def.id),
             json_str(r.def.title),
@@ -595,7 +780,7 @@ pub fn json(raw: &Raw, rows: &[Row<'_>]) -> String {
             json_str(r.def.rust_key),
             json_summary(&r.c, &r.c_samples),
             json_summary(&r.rust, &r.rust_samples),
-            json_opt(r.ratio),
+            json_ratio(&ratio),
             ratio_spread,
             json_str(r.status.key()),
         );
@@ -606,7 +791,7 @@ pub fn json(raw: &Raw, rows: &[Row<'_>]) -> String {
         let s = summarize(&raw.values(key, driver));
         let _ = write!(
             j,
-            "    {{\"key\": {}, \"driver\": {}, \"figure\": {}, \"unit\": {}, \"value\": {}}}",
+            "    {{\"key\": {}, \"driver\": {}, \"figure\": {}, \"unit\": {}, {ctx}, \"value\": {}}}",
             json_str(key),
             json_str(driver),
             json_str(title),
@@ -625,7 +810,8 @@ mod tests {
     use super::*;
 
     const RAW: &str =
-        "#meta accelerator TCG (software emulation)\n#meta reps 2\n#note hello \"x\"\n\
+        "#meta accelerator TCG (software emulation)\n#meta mode icount\n#meta icount_shift 3\n\
+#meta flavour release\n#meta reps 2\n#note hello \"x\"\n\
 rx.private\tc\t1\t100\nrx.private\tc\t2\t110\nrx.private\trust\t1\t95\nrx.private\trust\t2\t120\n\
 rx.vrrp\trust\t1\t90\nrx.vrrp\trust\t2\t91\nrx.limit\t-\t1\t500\n";
 
@@ -647,6 +833,31 @@ rx.vrrp\trust\t1\t90\nrx.vrrp\trust\t2\t91\nrx.limit\t-\t1\t500\n";
         assert!((ratios.min - 91.0 / 110.0).abs() < 1e-9);
         // No data at all.
         assert_eq!(compute(&raw, &ROWS[3]).status, Status::NoData);
+    }
+
+    #[test]
+    fn memory_is_lower_is_better() {
+        let raw = Raw::parse(
+            "mem.slab\tc\t1\t40\nmem.slab\tc\t2\t40\nmem.slab\trust\t1\t39\nmem.slab\trust\t2\t41\n",
+        )
+        .unwrap();
+        let def = ROWS.iter().find(|d| d.id == "mem.slab").unwrap();
+        assert_eq!(compute(&raw, def).status, Status::Meets);
+        let raw = Raw::parse(
+            "mem.slab\tc\t1\t40\nmem.slab\tc\t2\t40\nmem.slab\trust\t1\t39\nmem.slab\trust\t2\t42\n",
+        )
+        .unwrap();
+        assert_eq!(compute(&raw, def).status, Status::WithinSpread);
+    }
+
+    #[test]
+    fn mode_labels() {
+        let old = Raw::parse("#meta accelerator KVM\n").unwrap();
+        assert_eq!(old.mode_label(), "wall-clock");
+        assert_eq!(old.mode_key(), "wall-clock");
+        let ic = Raw::parse("#meta mode icount\n#meta icount_shift 2\n").unwrap();
+        assert_eq!(ic.mode_label(), "icount (shift 2)");
+        assert_eq!(ic.mode_key(), "icount");
     }
 
     #[test]
@@ -679,11 +890,23 @@ rx.private\trust\t1\t90\nrx.private\trust\t2\t95\nrx.private\trust\t3\t101\n",
     fn outputs_mention_the_accelerator() {
         let raw = Raw::parse(RAW).unwrap();
         let rows: Vec<Row<'_>> = ROWS.iter().map(|d| compute(&raw, d)).collect();
-        let md = markdown(&raw, &rows);
-        assert!(md.contains("Accelerator: TCG (software emulation)"));
+        let costs: Vec<CostRow<'_>> = cost::COSTS.iter().map(|d| cost::compute(&raw, d)).collect();
+        let md = markdown(&raw, &rows, &costs);
+        assert!(md.contains("accelerator: TCG (software emulation)"));
+        assert!(md.contains("**Mode: icount (shift 3)** · **kernel flavour: release**"));
+        assert!(md.contains("(8 guest ns each)"));
         assert!(md.contains("| Unicast receive, private mode | frames/s | 105 (100–110) |"));
-        let js = json(&raw, &rows);
+        // The medians of 1e9 / (100, 110) and 1e9 / (95, 120); bare 1e9 / 500.
+        assert!(md.contains(
+            "| Unicast receive, private mode | 9545455 (9090909–10000000) | 9429825 (8333333–10526316) | 2000000 (2000000–2000000) |"
+        ));
+        let js = json(&raw, &rows, &costs);
         assert!(js.contains("\"accelerator\": \"TCG (software emulation)\""));
+        assert!(js.contains("\"mode\": \"icount\", \"flavour\": \"release\", \"reps\": 2"));
+        assert_eq!(
+            js.matches("\"mode\": \"icount\"").count(),
+            1 + ROWS.len() + cost::COSTS.len() + REFERENCE.len()
+        );
         assert!(js.contains("\"notes\": [\"hello \\\"x\\\"\"]"));
         // Balanced braces and brackets: a cheap well-formedness check.
         assert_eq!(js.matches('{').count(), js.matches('}').count());
