@@ -16,7 +16,7 @@ use crate::net::link::Upper;
 use crate::net::netlink::Attrs;
 use crate::net::rcu_list::{RcuBoxList, RcuNode};
 use crate::net::skb::{PacketType, Skb};
-use crate::net::sync::{Rcu, RcuGuard, Rtnl};
+use crate::net::sync::{Rcu, RcuGuard, Rtnl, RtnlU32};
 use crate::port::{eth_hash, Port, HASH_SIZE};
 use kernel::init::pin_init_array_from_fn;
 use kernel::prelude::*;
@@ -44,10 +44,19 @@ impl SourceEntry {
 }
 
 /// The per-port table.
+///
+/// # Invariants
+///
+/// `len` is the number of entries in `buckets`: entries are added and
+/// removed only through [`SourceTable::insert`] and
+/// [`SourceTable::remove_where`].
 #[pin_data]
 pub(crate) struct SourceTable {
     #[pin]
     buckets: [RcuBoxList<SourceEntry>; HASH_SIZE],
+    /// Read without a lock by the rx path, which skips an empty table: a
+    /// port rarely has a source-mode device.
+    len: RtnlU32,
 }
 
 impl SourceTable {
@@ -55,11 +64,33 @@ impl SourceTable {
     pub(crate) fn new() -> impl PinInit<Self> {
         pin_init!(Self {
             buckets <- pin_init_array_from_fn(|_| RcuBoxList::new()),
+            len: RtnlU32::new(0),
         })
     }
 
     fn bucket(&self, addr: &MacAddr) -> &RcuBoxList<SourceEntry> {
         &self.buckets[eth_hash(addr)]
+    }
+
+    /// Publishes `entry`.
+    fn insert(&self, rtnl: Rtnl<'_>, entry: KBox<RcuNode<SourceEntry>>) {
+        self.bucket(&entry.value().addr).push_front(rtnl, entry);
+        // INVARIANT: one entry more.
+        self.len.set(rtnl, self.len.get() + 1);
+    }
+
+    /// Removes the entries of `bucket` for which `doomed` holds; returns
+    /// how many.
+    fn remove_where(
+        &self,
+        rtnl: Rtnl<'_>,
+        bucket: &RcuBoxList<SourceEntry>,
+        doomed: impl FnMut(&SourceEntry) -> bool,
+    ) -> usize {
+        let removed = bucket.remove_where(rtnl, doomed);
+        // INVARIANT: `removed` entries fewer. CAST: at most `len`.
+        self.len.set(rtnl, self.len.get() - removed as u32);
+        removed
     }
 
     fn contains(&self, vlan: &MacvlanDev, addr: &MacAddr) -> bool {
@@ -73,9 +104,12 @@ impl SourceTable {
 
     /// Removes every entry of `vlan`: one pass over the table, as the C
     /// driver's `macvlan_flush_sources` makes.
+    /// An empty table needs no pass (every upper device's uninit flushes).
     pub(crate) fn flush(&self, rtnl: Rtnl<'_>, vlan: &MacvlanDev) {
-        for bucket in &self.buckets {
-            bucket.remove_where(rtnl, |e| e.owned_by(vlan));
+        if self.len.get() != 0 {
+            for bucket in &self.buckets {
+                self.remove_where(rtnl, bucket, |e| e.owned_by(vlan));
+            }
         }
         vlan.macaddr_count.set(rtnl, 0);
     }
@@ -106,6 +140,9 @@ impl SourceTable {
         source: &MacAddr,
         rcu: Rcu<'_>,
     ) -> bool {
+        if self.len.get() == 0 {
+            return false;
+        }
         let mut consume = false;
         for entry in self.bucket(source).iter(rcu).filter(|e| e.addr == *source) {
             let Some(up) = Upper::<Macvlan>::try_from_dev(&entry.vlan) else {
@@ -227,12 +264,13 @@ impl SourcePlan {
         match self {
             Self::Nothing | Self::Add(None) => {}
             Self::Add(Some(entry)) => {
-                table.bucket(&entry.value().addr).push_front(rtnl, entry);
+                table.insert(rtnl, entry);
                 vlan.macaddr_count.set(rtnl, vlan.macaddr_count.get() + 1);
             }
             Self::Del(addr) => {
-                let bucket = table.bucket(&addr);
-                let removed = bucket.remove_where(rtnl, |e| e.addr == addr && e.owned_by(vlan));
+                let removed = table.remove_where(rtnl, table.bucket(&addr), |e| {
+                    e.addr == addr && e.owned_by(vlan)
+                });
                 if removed > 0 {
                     // CAST: at most one entry per device and address.
                     let count = vlan.macaddr_count.get() - removed as u32;
@@ -244,7 +282,7 @@ impl SourcePlan {
                 table.flush(rtnl, vlan);
                 let n = list.len();
                 for entry in list {
-                    table.bucket(&entry.value().addr).push_front(rtnl, entry);
+                    table.insert(rtnl, entry);
                 }
                 // CAST: bounded by the netlink message size.
                 vlan.macaddr_count.set(rtnl, n as u32);

@@ -230,6 +230,19 @@ impl Skb {
         if n == 0 {
             return &[];
         }
+        let skb = self.raw();
+        // CAST: `data_len` is at most `len`; both are `u32`.
+        let headlen = (skb.len - skb.data_len) as usize;
+        if (offset as usize).saturating_add(n) <= headlen {
+            // The bytes are in the linear area (`skb_header_pointer`'s own
+            // fast path, without the call).
+            // SAFETY: `data + offset .. data + offset + n` lies within the
+            // linear area of the skb, which we hold; `buf` has room for `n`.
+            unsafe {
+                core::ptr::copy_nonoverlapping(skb.data.add(offset as usize), buf.as_mut_ptr(), n)
+            };
+            return &buf[..n];
+        }
         // CAST: `n` is at most `buf.len()`, a small stack buffer, and
         // `offset` is below `skb->len`; both fit in `int`.
         // SAFETY: the skb is valid, and `buf` has room for `n` bytes.
