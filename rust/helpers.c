@@ -54,11 +54,6 @@ int mvv_dev_hard_header(struct sk_buff *skb, struct net_device *dev,
 	return dev_hard_header(skb, dev, type, daddr, saddr, len);
 }
 
-int mvv_dev_queue_xmit(struct sk_buff *skb)
-{
-	return dev_queue_xmit(skb);
-}
-
 void mvv_dev_addr_set(struct net_device *dev, const u8 *addr)
 {
 	dev_addr_set(dev, addr);

@@ -28,7 +28,6 @@ void mvv_dev_core_stats_rx_dropped_inc(struct net_device *dev);
 int mvv_dev_hard_header(struct sk_buff *skb, struct net_device *dev,
 			unsigned short type, const void *daddr,
 			const void *saddr, unsigned int len);
-int mvv_dev_queue_xmit(struct sk_buff *skb);
 void mvv_dev_addr_set(struct net_device *dev, const u8 *addr);
 void mvv_eth_hw_addr_inherit(struct net_device *dst, struct net_device *src);
 bool mvv_netdev_dismantle(const struct net_device *dev);

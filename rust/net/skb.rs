@@ -338,8 +338,10 @@ impl Skb {
     /// Transmits on `dev` (`dev_queue_xmit`). Returns the `NET_XMIT_*` code.
     pub(crate) fn xmit_on(mut self, dev: &NetDevice) -> i32 {
         self.set_dev(dev);
-        // SAFETY: the reference is given to the qdisc layer.
-        unsafe { bindings::mvv_dev_queue_xmit(self.into_raw()) }
+        // `dev_queue_xmit()`, an inline wrapper, without a helper's call.
+        // SAFETY: the reference is given to the qdisc layer; no subordinate
+        // device.
+        unsafe { bindings::__dev_queue_xmit(self.into_raw(), core::ptr::null_mut()) }
     }
 
     /// Resets the MAC header to the current data pointer.
