@@ -132,7 +132,10 @@ impl SourceTable {
 
     /// Delivers a copy of the frame to every source-mode device listening
     /// for `source` (`macvlan_forward_source`). Returns whether one of them
-    /// has `NODST`, in which case the frame goes no further.
+    /// has `NODST`, in which case the frame goes no further. Inline: most
+    /// ports have no source-mode device, and the test is all the rx path
+    /// then pays.
+    #[inline]
     pub(crate) fn forward(
         &self,
         skb: &Skb,
@@ -140,9 +143,11 @@ impl SourceTable {
         source: &MacAddr,
         rcu: Rcu<'_>,
     ) -> bool {
-        if self.len.get() == 0 {
-            return false;
-        }
+        self.len.get() != 0 && self.forward_entries(skb, dest, source, rcu)
+    }
+
+    #[inline(never)]
+    fn forward_entries(&self, skb: &Skb, dest: &MacAddr, source: &MacAddr, rcu: Rcu<'_>) -> bool {
         let mut consume = false;
         for entry in self.bucket(source).iter(rcu).filter(|e| e.addr == *source) {
             let Some(up) = Upper::<Macvlan>::try_from_dev(&entry.vlan) else {
