@@ -1058,18 +1058,20 @@ fn report<W: Write>(tap: &mut Tap<W>, name: &str, r: Result<(), String>) {
 /// The kernel log from a point on: every record's text, so that the
 /// reports of injected faults can be told from others.
 struct KmsgTail {
-    f: std::fs::File,
-    lines: Vec<String>,
+    reader: Option<std::thread::JoinHandle<Vec<String>>>,
 }
 
+/// The record that tells [`KmsgTail`]'s reader the suite is done.
+const KMSG_TAIL_END: &str = "mvv-fuzz: end of the suite's kernel log";
+
 impl KmsgTail {
+    /// Starts a thread that reads every new record as it comes: failing
+    /// every allocation prints thousands of call traces, and a reader that
+    /// waited for the end would find the ring buffer wrapped.
     fn open() -> Result<KmsgTail, String> {
-        use std::os::unix::fs::OpenOptionsExt;
-        let f = std::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NONBLOCK)
-            .open("/dev/kmsg")
-            .map_err(|e| format!("opening /dev/kmsg: {e}"))?;
+        use std::io::Read;
+        let mut f =
+            std::fs::File::open("/dev/kmsg").map_err(|e| format!("opening /dev/kmsg: {e}"))?;
         // SAFETY: lseek on an fd this function owns.
         if unsafe { libc::lseek(std::os::fd::AsRawFd::as_raw_fd(&f), 0, libc::SEEK_END) } < 0 {
             return Err(format!(
@@ -1077,40 +1079,59 @@ impl KmsgTail {
                 std::io::Error::last_os_error()
             ));
         }
+        let reader = std::thread::spawn(move || {
+            let mut lines = Vec::new();
+            let mut buf = vec![0u8; 16 * 1024];
+            loop {
+                match f.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => {
+                        let raw = String::from_utf8_lossy(&buf[..n]);
+                        if let Some(rec) = kmsg::parse_record(&raw) {
+                            let line = kmsg::log_line(&rec);
+                            if line.contains(KMSG_TAIL_END) {
+                                break;
+                            }
+                            lines.push(line);
+                        }
+                    }
+                    Err(e) if e.raw_os_error() == Some(libc::EPIPE) => {
+                        lines.push("mvv-kmsg: records lost".into());
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(e) => {
+                        lines.push(format!("mvv-kmsg: reading /dev/kmsg: {e}"));
+                        break;
+                    }
+                }
+            }
+            lines
+        });
         Ok(KmsgTail {
-            f,
-            lines: Vec::new(),
+            reader: Some(reader),
         })
     }
 
-    /// Reads what is new; returns the report lines since the start, minus
-    /// the call traces of injected faults.
+    /// Ends the reader; returns the report lines since the start, minus the
+    /// call traces of injected faults.
     fn reports(&mut self) -> Vec<String> {
-        use std::io::Read;
-        let mut buf = vec![0u8; 16 * 1024];
-        loop {
-            match self.f.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => {
-                    let raw = String::from_utf8_lossy(&buf[..n]);
-                    if let Some(rec) = kmsg::parse_record(&raw) {
-                        self.lines.push(kmsg::log_line(&rec));
-                    }
-                }
-                Err(e) if e.raw_os_error() == Some(libc::EPIPE) => {
-                    self.lines.push("mvv-kmsg: records lost".into());
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(_) => break,
-            }
+        let Some(reader) = self.reader.take() else {
+            return vec!["mvv-kmsg: the log was read already".into()];
+        };
+        if let Err(e) = kmsg::mark(KMSG_TAIL_END) {
+            // The reader would wait for ever; it stays behind, detached.
+            return vec![format!("mvv-kmsg: writing /dev/kmsg: {e}")];
         }
-        kmsg::drop_injected_fault_traces(self.lines.iter().map(|l| l.as_str()))
+        let lines = reader
+            .join()
+            .unwrap_or_else(|_| vec!["mvv-kmsg: the reader panicked".into()]);
+        kmsg::drop_injected_fault_traces(lines.iter().map(|l| l.as_str()))
             .into_iter()
             .filter(|l| {
                 crate::suites::churn::REPORT_PATTERNS
                     .iter()
                     .any(|p| l.contains(p))
-                    || l.contains("records lost")
+                    || l.contains("mvv-kmsg:")
             })
             .map(|l| l.to_string())
             .collect()
