@@ -104,6 +104,7 @@ impl SourceTable {
 
     /// Removes every entry of `vlan`: one pass over the table, as the C
     /// driver's `macvlan_flush_sources` makes.
+    ///
     /// An empty table needs no pass (every upper device's uninit flushes).
     pub(crate) fn flush(&self, rtnl: Rtnl<'_>, vlan: &MacvlanDev) {
         if self.len.get() != 0 {
@@ -146,6 +147,7 @@ impl SourceTable {
         self.len.get() != 0 && self.forward_entries(skb, dest, source, rcu)
     }
 
+    /// [`SourceTable::forward`] on a table with entries.
     #[inline(never)]
     fn forward_entries(&self, skb: &Skb, dest: &MacAddr, source: &MacAddr, rcu: Rcu<'_>) -> bool {
         let mut consume = false;
