@@ -40,8 +40,7 @@ pub(crate) const DEFAULT_BC_CUTOFF: i32 = 1;
 
 /// Hash of a unicast MAC into the port's table (`macvlan_eth_hash`).
 pub(crate) fn eth_hash(addr: &MacAddr) -> usize {
-    let a = addr.0;
-    let value = u64::from_le_bytes([a[0], a[1], a[2], a[3], a[4], a[5], 0, 0]) << 16;
+    let value = addr.to_u64() << 16;
     // CAST: the result has `HASH_BITS` bits.
     (value.wrapping_mul(0x61C8_8646_80B5_83EB) >> (64 - HASH_BITS)) as usize
 }
@@ -223,7 +222,7 @@ impl Port {
     ) -> Option<&'a MacvlanDev> {
         self.hash[eth_hash(addr)]
             .iter(read)
-            .find(|v| v.dev().addr() == *addr)
+            .find(|v| v.dev().addr_eq(addr))
     }
 
     /// Every open upper device (those in the hash).

@@ -158,6 +158,21 @@ impl NetDevice {
         MacAddr(a)
     }
 
+    /// Whether the hardware address is `addr`, compared in place with one
+    /// 8-byte load as C's `ether_addr_equal_64bits()` does (the receive
+    /// path's hash lookups).
+    #[inline]
+    pub(crate) fn addr_eq(&self, addr: &MacAddr) -> bool {
+        // SAFETY: `dev_addr` points into the `addr[MAX_ADDR_LEN]` of the
+        // device's `netdev_hw_addr` (`dev_addr_init()`), 32 bytes, for the
+        // device's whole life; an unaligned read of its first 8 is in
+        // bounds. A concurrent change may be seen torn, as by `addr()`.
+        const _: () = assert!(bindings::MAX_ADDR_LEN >= 8);
+        let word = unsafe { core::ptr::read_unaligned((*self.as_ptr()).dev_addr.cast::<u64>()) };
+        // Little-endian: the address is the low 48 bits.
+        u64::from_le(word) & 0xffff_ffff_ffff == addr.to_u64()
+    }
+
     /// Sets the hardware address (`dev_addr_set`).
     pub(crate) fn set_addr(&self, _rtnl: Rtnl<'_>, addr: &MacAddr) {
         // SAFETY: the device is valid; RTNL is held as `dev_addr_set` needs.
