@@ -210,6 +210,7 @@ impl Link for Macvlan {
         netdev::stop(rtnl, up)
     }
 
+    #[inline(always)]
     fn start_xmit(up: &Upper<Self>, skb: Skb, rcu: Rcu<'_>) -> TxStatus {
         netdev::start_xmit(up, skb, rcu)
     }

@@ -129,6 +129,8 @@ pub(crate) fn stop(rtnl: Rtnl<'_>, up: &Upper<Macvlan>) {
     port.hash_del(rtnl, vlan, &addr, !dev.is_dismantling());
 }
 
+/// `macvlan_start_xmit`, inline in the `ndo_start_xmit` entry point.
+#[inline(always)]
 pub(crate) fn start_xmit(up: &Upper<Macvlan>, mut skb: Skb, rcu: Rcu<'_>) -> TxStatus {
     let vlan = up.state();
     let port = vlan.port();

@@ -194,11 +194,9 @@ unsafe extern "C" fn start_xmit_tramp<T: Link>(
     skb: *mut bindings::sk_buff,
     dev: *mut bindings::net_device,
 ) -> bindings::netdev_tx_t {
-    // SAFETY: the core gives us the skb and calls under rcu_read_lock_bh.
-    let (skb, rcu) = unsafe { (Skb::from_raw(skb), Rcu::assume_held()) };
-    let Some(skb) = skb else {
-        return bindings::netdev_tx_NETDEV_TX_OK;
-    };
+    // SAFETY: the core gives us the skb (`netdev_start_xmit()` is never
+    // called without one) and calls under rcu_read_lock_bh.
+    let (skb, rcu) = unsafe { (Skb::from_raw_nonnull(skb), Rcu::assume_held()) };
     // SAFETY: one of our devices, valid for the call.
     let up = unsafe { Upper::<T>::from_raw(dev) };
     #[cfg(CONFIG_NET_POLL_CONTROLLER)]

@@ -136,22 +136,14 @@ impl<H: RxHandler> RxHandlerType<H> {
 unsafe extern "C" fn rx_tramp<H: RxHandler>(
     pskb: *mut *mut bindings::sk_buff,
 ) -> bindings::rx_handler_result_t {
-    // SAFETY: the core passes a valid skb that we may replace, and runs us
-    // under rcu_read_lock.
-    let (skb, rcu) = unsafe { (Skb::from_raw(*pskb), Rcu::assume_held()) };
-    let Some(skb) = skb else {
-        return bindings::rx_handler_result_RX_HANDLER_PASS;
-    };
-    let Some(dev) = skb.dev() else {
-        // An skb on the rx path always has a device; give it back untouched.
-        // SAFETY: `pskb` is valid.
-        unsafe { *pskb = skb.into_raw() };
-        return bindings::rx_handler_result_RX_HANDLER_PASS;
-    };
-    // `rcu_dereference(dev->rx_handler_data)`: on the architectures the
+    // SAFETY: the core passes a valid, non-null skb that we may replace, and
+    // runs us under rcu_read_lock.
+    let (skb, rcu) = unsafe { (Skb::from_raw_nonnull(*pskb), Rcu::assume_held()) };
+    // `rcu_dereference(skb->dev->rx_handler_data)`: on the architectures the
     // kernel supports with Rust, a volatile load orders like it.
-    // SAFETY: `dev` is valid while it carries the skb.
-    let ptr = unsafe { core::ptr::read_volatile(&(*dev.as_ptr()).rx_handler_data) };
+    // SAFETY: the core found this handler through `skb->dev->rx_handler`,
+    // so `skb->dev` is a valid device, held while it carries the skb.
+    let ptr = unsafe { core::ptr::read_volatile(&(*skb.dev_ptr()).rx_handler_data) };
     // SAFETY: this handler is `H`, so the data came from
     // `Arc::<H>::into_foreign`; `unregister` takes it back only after a grace
     // period, which cannot end during this call.

@@ -70,6 +70,21 @@ impl Skb {
         NonNull::new(ptr).map(Self)
     }
 
+    /// Takes ownership of a raw `sk_buff` that the caller knows is there:
+    /// the skb the core hands to a driver's entry points, without a test
+    /// on the hot path.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` must be non-null and point to a valid `sk_buff` whose reference
+    /// the caller owns and transfers to the returned value.
+    #[inline]
+    pub(crate) unsafe fn from_raw_nonnull(ptr: *mut bindings::sk_buff) -> Self {
+        // INVARIANT: the caller transfers a valid, owned reference.
+        // SAFETY: the caller guarantees that `ptr` is not null.
+        Self(unsafe { NonNull::new_unchecked(ptr) })
+    }
+
     /// Gives the reference to C code. This is the explicit leak.
     pub(crate) fn into_raw(self) -> *mut bindings::sk_buff {
         let ptr = self.0.as_ptr();
@@ -93,8 +108,10 @@ impl Skb {
         self.raw().len
     }
 
-    /// The device the skb is on.
-    pub(crate) fn dev(&self) -> Option<&NetDevice> {
+    /// The raw `skb->dev`, which may be null; for entry points that know
+    /// it is not.
+    #[inline]
+    pub(crate) fn dev_ptr(&self) -> *mut bindings::net_device {
         // SAFETY: `dev` shares a union with `dev_scratch`, which only
         // queueing code (not the rx and tx paths we run in) uses.
         let dev = unsafe {
@@ -106,9 +123,7 @@ impl Skb {
         };
         // CAST: `kernel::bindings` keeps `net_device` opaque; ours is the
         // same C type.
-        // SAFETY: the device an skb points to is held by whoever handed us
-        // the skb, for as long as we hold the skb.
-        unsafe { NetDevice::from_raw_opt(dev.cast()) }
+        dev.cast()
     }
 
     /// Moves the skb to another device.
