@@ -42,7 +42,7 @@ impl RxHandler for Port {
     }
 }
 
-#[inline(never)]
+#[inline(always)]
 fn handle_multicast(port: ArcBorrow<'_, Port>, skb: Skb, rcu: Rcu<'_>) -> RxResult {
     let Some(skb) = skb.check_defrag(port.lower(), bindings::ip_defrag_users_IP_DEFRAG_MACVLAN)
     else {
