@@ -138,7 +138,7 @@ pub(crate) fn start_xmit(up: &Upper<Macvlan>, mut skb: Skb, rcu: Rcu<'_>) -> TxS
     if vlan.mode() == mode::BRIDGE {
         // The header at `skb->data`, as the C driver reads it: paths that
         // bypass the qdisc layer may leave the MAC header unset.
-        if let Some((dest, _)) = skb.tx_eth_addrs() {
+        if let Some(dest) = skb.tx_eth_dest() {
             if dest.is_multicast() {
                 skb.reset_mac_header();
                 // Local delivery to the other bridge-mode devices.

@@ -33,7 +33,7 @@ impl RxHandler for Port {
         if dest.is_multicast() {
             handle_multicast(port, skb, rcu)
         } else {
-            if port.sources.forward(&skb, &dest, &source, rcu) {
+            if port.sources.forward(&skb, dest, source, rcu) {
                 drop(skb);
                 return RxResult::Consumed;
             }
@@ -52,7 +52,7 @@ fn handle_multicast(port: ArcBorrow<'_, Port>, skb: Skb, rcu: Rcu<'_>) -> RxResu
     let Some((dest, source)) = skb.eth_addrs() else {
         return RxResult::Pass(skb);
     };
-    if port.sources.forward(&skb, &dest, &source, rcu) {
+    if port.sources.forward(&skb, dest, source, rcu) {
         drop(skb);
         return RxResult::Consumed;
     }

@@ -135,23 +135,18 @@ impl SourceTable {
     /// for `source` (`macvlan_forward_source`). Returns whether one of them
     /// has `NODST`, in which case the frame goes no further. Inline: most
     /// ports have no source-mode device, and the test is all the rx path
-    /// then pays.
+    /// then pays. The addresses are passed by value, in registers, so that
+    /// the handler need not keep copies in memory for this rare call.
     #[inline]
-    pub(crate) fn forward(
-        &self,
-        skb: &Skb,
-        dest: &MacAddr,
-        source: &MacAddr,
-        rcu: Rcu<'_>,
-    ) -> bool {
+    pub(crate) fn forward(&self, skb: &Skb, dest: MacAddr, source: MacAddr, rcu: Rcu<'_>) -> bool {
         self.len.get() != 0 && self.forward_entries(skb, dest, source, rcu)
     }
 
     /// [`SourceTable::forward`] on a table with entries.
     #[inline(never)]
-    fn forward_entries(&self, skb: &Skb, dest: &MacAddr, source: &MacAddr, rcu: Rcu<'_>) -> bool {
+    fn forward_entries(&self, skb: &Skb, dest: MacAddr, source: MacAddr, rcu: Rcu<'_>) -> bool {
         let mut consume = false;
-        for entry in self.bucket(source).iter(rcu).filter(|e| e.addr == *source) {
+        for entry in self.bucket(&source).iter(rcu).filter(|e| e.addr == source) {
             let Some(up) = Upper::<Macvlan>::try_from_dev(&entry.vlan) else {
                 continue;
             };
@@ -159,7 +154,7 @@ impl SourceTable {
             if vlan.flags() & crate::mode::FLAG_NODST != 0 {
                 consume = true;
             }
-            forward_one(skb, vlan, dest);
+            forward_one(skb, vlan, &dest);
         }
         consume
     }

@@ -169,8 +169,8 @@ impl NetDevice {
         // bounds. A concurrent change may be seen torn, as by `addr()`.
         const _: () = assert!(bindings::MAX_ADDR_LEN >= 8);
         let word = unsafe { core::ptr::read_unaligned((*self.as_ptr()).dev_addr.cast::<u64>()) };
-        // Little-endian: the address is the low 48 bits.
-        u64::from_le(word) & 0xffff_ffff_ffff == addr.to_u64()
+        // The address is the low 48 bits; the shift drops the other two bytes.
+        (u64::from_le(word) ^ addr.to_u64()) << 16 == 0
     }
 
     /// Sets the hardware address (`dev_addr_set`).

@@ -225,32 +225,20 @@ impl Skb {
         Some((dest, source))
     }
 
-    /// Destination and source MAC of the Ethernet header at `skb->data`,
-    /// where the transmit path has it (`skb_eth_hdr()`), whether or not the
-    /// MAC header offset was set.
-    pub(crate) fn tx_eth_addrs(&self) -> Option<(MacAddr, MacAddr)> {
+    /// Destination MAC of the Ethernet header at `skb->data`, where the
+    /// transmit path has it (`skb_eth_hdr()`), whether or not the MAC header
+    /// offset was set.
+    pub(crate) fn tx_eth_dest(&self) -> Option<MacAddr> {
         let skb = self.raw();
         // CAST: `data_len` is at most `len`; both are `u32`.
-        if (skb.len - skb.data_len) as usize >= 2 * ETH_ALEN {
-            let mut dest = MacAddr([0; ETH_ALEN]);
-            let mut source = MacAddr([0; ETH_ALEN]);
-            // SAFETY: the first `2 * ETH_ALEN` bytes from `data` are in the
-            // linear area of the skb, which we hold. Fixed sizes: no call.
-            unsafe {
-                core::ptr::copy_nonoverlapping(skb.data, dest.0.as_mut_ptr(), ETH_ALEN);
-                core::ptr::copy_nonoverlapping(
-                    skb.data.add(ETH_ALEN),
-                    source.0.as_mut_ptr(),
-                    ETH_ALEN,
-                );
-            }
-            return Some((dest, source));
+        let mut dest = MacAddr([0; ETH_ALEN]);
+        if (skb.len - skb.data_len) as usize >= ETH_ALEN {
+            // SAFETY: the first `ETH_ALEN` bytes from `data` are in the linear
+            // area of the skb, which we hold. A fixed size: no call.
+            unsafe { core::ptr::copy_nonoverlapping(skb.data, dest.0.as_mut_ptr(), ETH_ALEN) };
+            return Some(dest);
         }
-        let mut hdr = [0u8; 2 * ETH_ALEN];
-        let hdr = self.copy_prefix(0, &mut hdr);
-        let dest = MacAddr::from_slice(hdr.get(..ETH_ALEN)?)?;
-        let source = MacAddr::from_slice(hdr.get(ETH_ALEN..2 * ETH_ALEN)?)?;
-        Some((dest, source))
+        MacAddr::from_slice(self.copy_prefix(0, &mut dest.0))
     }
 
     /// Copies up to `buf.len()` bytes from `offset` of the data (the network
