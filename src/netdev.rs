@@ -4,7 +4,7 @@
 //! open and stop, transmit with bridge-mode local delivery, addresses,
 //! filters, features and counters.
 
-use crate::macvlan::Macvlan;
+use crate::macvlan::{Macvlan, MacvlanDev};
 use crate::mode;
 use crate::net::bindings;
 use crate::net::errno::{EADDRINUSE, EOPNOTSUPP};
@@ -129,6 +129,16 @@ pub(crate) fn stop(rtnl: Rtnl<'_>, up: &Upper<Macvlan>) {
     port.hash_del(rtnl, vlan, &addr, !dev.is_dismantling());
 }
 
+/// Local delivery of a multicast frame sent in bridge mode to the other
+/// bridge-mode devices. Out of line and taking the skb by value: a borrow
+/// of it in `start_xmit` would keep the skb in memory on every frame.
+#[inline(never)]
+fn broadcast_to_bridge_ports(vlan: &MacvlanDev, mut skb: Skb, rcu: Rcu<'_>) -> Skb {
+    skb.reset_mac_header();
+    rx::broadcast(vlan.port(), &skb, Some(vlan), mode::BRIDGE, rcu);
+    skb
+}
+
 /// `macvlan_start_xmit`, inline in the `ndo_start_xmit` entry point.
 #[inline(always)]
 pub(crate) fn start_xmit(up: &Upper<Macvlan>, mut skb: Skb, rcu: Rcu<'_>) -> TxStatus {
@@ -140,9 +150,7 @@ pub(crate) fn start_xmit(up: &Upper<Macvlan>, mut skb: Skb, rcu: Rcu<'_>) -> TxS
         // bypass the qdisc layer may leave the MAC header unset.
         if let Some(dest) = skb.tx_eth_dest() {
             if dest.is_multicast() {
-                skb.reset_mac_header();
-                // Local delivery to the other bridge-mode devices.
-                rx::broadcast(port, &skb, Some(vlan), mode::BRIDGE, rcu);
+                skb = broadcast_to_bridge_ports(vlan, skb, rcu);
             } else if port
                 .lookup(&dest, rcu)
                 .is_some_and(|d| d.mode() == mode::BRIDGE)

@@ -231,14 +231,15 @@ impl Skb {
     pub(crate) fn tx_eth_dest(&self) -> Option<MacAddr> {
         let skb = self.raw();
         // CAST: `data_len` is at most `len`; both are `u32`.
-        let mut dest = MacAddr([0; ETH_ALEN]);
         if (skb.len - skb.data_len) as usize >= ETH_ALEN {
+            let mut dest = MacAddr([0; ETH_ALEN]);
             // SAFETY: the first `ETH_ALEN` bytes from `data` are in the linear
             // area of the skb, which we hold. A fixed size: no call.
             unsafe { core::ptr::copy_nonoverlapping(skb.data, dest.0.as_mut_ptr(), ETH_ALEN) };
             return Some(dest);
         }
-        MacAddr::from_slice(self.copy_prefix(0, &mut dest.0))
+        let mut dest = [0u8; ETH_ALEN];
+        MacAddr::from_slice(self.copy_prefix(0, &mut dest))
     }
 
     /// Copies up to `buf.len()` bytes from `offset` of the data (the network
