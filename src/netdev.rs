@@ -152,7 +152,7 @@ pub(crate) fn start_xmit(up: &Upper<Macvlan>, mut skb: Skb, rcu: Rcu<'_>) -> TxS
             if dest.is_multicast() {
                 skb = broadcast_to_bridge_ports(vlan, skb, rcu);
             } else if port
-                .lookup(&dest, rcu)
+                .lookup(dest, rcu)
                 .is_some_and(|d| d.mode() == mode::BRIDGE)
             {
                 // Through the lower device first, for its taps. Counted

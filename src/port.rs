@@ -12,7 +12,7 @@
 use crate::macvlan::{Macvlan, MacvlanDev};
 use crate::net::bindings;
 use crate::net::device::NetDevice;
-use crate::net::ether::MacAddr;
+use crate::net::ether::{MacAddr, MacWord};
 use crate::net::link::Upper;
 use crate::net::rcu_list::RcuList;
 use crate::net::skb::{Skb, SkbQueue};
@@ -39,8 +39,8 @@ pub(crate) const DEFAULT_BC_QUEUE_LEN: u32 = 1000;
 pub(crate) const DEFAULT_BC_CUTOFF: i32 = 1;
 
 /// Hash of a unicast MAC into the port's table (`macvlan_eth_hash`).
-pub(crate) fn eth_hash(addr: &MacAddr) -> usize {
-    let value = addr.to_u64() << 16;
+pub(crate) fn eth_hash(addr: impl Into<MacWord>) -> usize {
+    let value = addr.into().top48();
     // CAST: the result has `HASH_BITS` bits.
     (value.wrapping_mul(0x61C8_8646_80B5_83EB) >> (64 - HASH_BITS)) as usize
 }
@@ -217,12 +217,13 @@ impl Port {
     /// The open upper device with unicast address `addr`.
     pub(crate) fn lookup<'a>(
         &'a self,
-        addr: &MacAddr,
+        addr: impl Into<MacWord>,
         read: impl ReadSide<'a>,
     ) -> Option<&'a MacvlanDev> {
+        let addr = addr.into();
         self.hash[eth_hash(addr)]
             .iter(read)
-            .find(|v| v.dev().addr_eq(addr))
+            .find(|v| v.dev().addr_word() == addr)
     }
 
     /// Every open upper device (those in the hash).

@@ -3,7 +3,7 @@
 //! Network devices.
 
 use super::bindings;
-use super::ether::{MacAddr, ETH_ALEN};
+use super::ether::{MacAddr, MacWord, ETH_ALEN};
 use super::sync::Rtnl;
 use kernel::error::{to_result, Result};
 use kernel::types::{AlwaysRefCounted, Opaque};
@@ -158,19 +158,16 @@ impl NetDevice {
         MacAddr(a)
     }
 
-    /// Whether the hardware address is `addr`, compared in place with one
-    /// 8-byte load as C's `ether_addr_equal_64bits()` does (the receive
-    /// path's hash lookups).
+    /// The hardware address read in place with one 8-byte load, as C's
+    /// `ether_addr_equal_64bits()` reads it (the hot paths' hash lookups).
     #[inline]
-    pub(crate) fn addr_eq(&self, addr: &MacAddr) -> bool {
+    pub(crate) fn addr_word(&self) -> MacWord {
+        const _: () = assert!(bindings::MAX_ADDR_LEN >= 8);
         // SAFETY: `dev_addr` points into the `addr[MAX_ADDR_LEN]` of the
         // device's `netdev_hw_addr` (`dev_addr_init()`), 32 bytes, for the
-        // device's whole life; an unaligned read of its first 8 is in
-        // bounds. A concurrent change may be seen torn, as by `addr()`.
-        const _: () = assert!(bindings::MAX_ADDR_LEN >= 8);
-        let word = unsafe { core::ptr::read_unaligned((*self.as_ptr()).dev_addr.cast::<u64>()) };
-        // The address is the low 48 bits; the shift drops the other two bytes.
-        (u64::from_le(word) ^ addr.to_u64()) << 16 == 0
+        // device's whole life, so 8 bytes are readable. A concurrent change
+        // may be seen torn, as by `addr()`.
+        unsafe { MacWord::read((*self.as_ptr()).dev_addr) }
     }
 
     /// Sets the hardware address (`dev_addr_set`).

@@ -10,7 +10,7 @@
 
 use super::bindings;
 use super::device::NetDevice;
-use super::ether::{MacAddr, ETH_ALEN, ETH_HLEN};
+use super::ether::{MacAddr, MacWord, ETH_ALEN, ETH_HLEN};
 use core::ffi::c_void;
 use core::marker::PhantomData;
 use core::ptr::NonNull;
@@ -228,18 +228,16 @@ impl Skb {
     /// Destination MAC of the Ethernet header at `skb->data`, where the
     /// transmit path has it (`skb_eth_hdr()`), whether or not the MAC header
     /// offset was set.
-    pub(crate) fn tx_eth_dest(&self) -> Option<MacAddr> {
+    pub(crate) fn tx_eth_dest(&self) -> Option<MacWord> {
         let skb = self.raw();
         // CAST: `data_len` is at most `len`; both are `u32`.
-        if (skb.len - skb.data_len) as usize >= ETH_ALEN {
-            let mut dest = MacAddr([0; ETH_ALEN]);
-            // SAFETY: the first `ETH_ALEN` bytes from `data` are in the linear
-            // area of the skb, which we hold. A fixed size: no call.
-            unsafe { core::ptr::copy_nonoverlapping(skb.data, dest.0.as_mut_ptr(), ETH_ALEN) };
-            return Some(dest);
+        if (skb.len - skb.data_len) as usize >= ETH_HLEN {
+            // SAFETY: the `ETH_HLEN` bytes from `data` are in the linear area
+            // of the skb, which we hold: the address and 8 more.
+            return Some(unsafe { MacWord::read(skb.data) });
         }
         let mut dest = [0u8; ETH_ALEN];
-        MacAddr::from_slice(self.copy_prefix(0, &mut dest))
+        MacAddr::from_slice(self.copy_prefix(0, &mut dest)).map(|a| MacWord::from(&a))
     }
 
     /// Copies up to `buf.len()` bytes from `offset` of the data (the network
