@@ -62,7 +62,11 @@ fn handle_multicast(port: ArcBorrow<'_, Port>, skb: Skb, rcu: Rcu<'_>) -> RxResu
         // A tag in metadata belongs to a VLAN with no device here: the core
         // drops the frame if the lower device keeps it, so it is no advert
         // for the daemon there and gets private mode.
-        if src_mode == mode::VRRP && !skb.vlan_tag_present() && is_vrrp_advert(&skb) {
+        if src_mode == mode::VRRP
+            && vrrp_classify::is_vrrp_group_mac(&dest.0)
+            && !skb.vlan_tag_present()
+            && is_vrrp_advert(&skb)
+        {
             // The one exception to private mode: the lower device keeps
             // the advertisement for the daemon listening there.
             src.count_vrrp_steered();
@@ -70,7 +74,7 @@ fn handle_multicast(port: ArcBorrow<'_, Port>, skb: Skb, rcu: Rcu<'_>) -> RxResu
         }
         if src_mode != mode::VEPA && src_mode != mode::BRIDGE {
             // Our own frame, reflected: give it back to its sender only.
-            deliver_to_source(src, skb, &dest);
+            deliver_to_source(src, skb, dest);
             return RxResult::Consumed;
         }
     }
@@ -83,7 +87,10 @@ fn handle_multicast(port: ArcBorrow<'_, Port>, skb: Skb, rcu: Rcu<'_>) -> RxResu
     RxResult::Pass(skb)
 }
 
-fn deliver_to_source(src: &MacvlanDev, skb: Skb, dest: &MacAddr) {
+/// Inline, with the address by value: the multicast path keeps the skb and
+/// the addresses in registers.
+#[inline(always)]
+fn deliver_to_source(src: &MacvlanDev, skb: Skb, dest: MacAddr) {
     let dev = src.dev();
     // The C driver counts these with length 0; keep its figures.
     let Some(mut skb) = skb.unshare() else {
@@ -91,7 +98,7 @@ fn deliver_to_source(src: &MacvlanDev, skb: Skb, dest: &MacAddr) {
         return;
     };
     skb.set_dev(dev);
-    skb.set_pkt_type(group_packet_type(dest));
+    skb.set_pkt_type(group_packet_type(&dest));
     let ok = skb.netif_rx_in_softirq();
     src.stats.count_rx(0, ok, false);
 }
@@ -132,17 +139,24 @@ fn group_packet_type(dest: &MacAddr) -> PacketType {
 
 /// Whether the frame is a VRRP advertisement (see `vrrp_classify`). The
 /// link-layer header includes the tag a VLAN lower device with `reorder_hdr
-/// off` put back; the network header is read through `skb_header_pointer`,
-/// as the skb may be nonlinear.
+/// off` put back. Both headers are read in place when the skb's linear area
+/// holds them, as it nearly always does, and copied otherwise. Inline: a
+/// borrow of the skb across a call would keep it in memory on the path.
+#[inline(always)]
 fn is_vrrp_advert(skb: &Skb) -> bool {
     // The classifier keeps its own copy, for its userspace build.
     const _: () = assert!(vrrp_classify::ETH_HLEN == ETH_HLEN);
-    let mut link = [0u8; vrrp_classify::MAX_LINK_HLEN];
-    let Some(link) = skb.link_header(&mut link) else {
+    let Some(link) = skb.link_header(vrrp_classify::MAX_LINK_HLEN) else {
         return false;
     };
-    let mut buf = [0u8; vrrp_classify::IPV4_MAX_HLEN];
-    let l3 = skb.copy_prefix(0, &mut buf);
+    let mut buf;
+    let l3 = match skb.linear_prefix(vrrp_classify::IPV4_MAX_HLEN) {
+        Some(l3) => l3,
+        None => {
+            buf = [0u8; vrrp_classify::IPV4_MAX_HLEN];
+            skb.copy_prefix(0, &mut buf)
+        }
+    };
     vrrp_classify::classify(link, l3).is_some()
 }
 

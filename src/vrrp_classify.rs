@@ -57,6 +57,16 @@ pub enum Advert {
     V6,
 }
 
+/// Whether `dest` is the multicast MAC of an IPv4 or IPv6 VRRP group: a
+/// frame to any other destination is no advertisement ([`classify`] says
+/// the same, later). The receive path tests this first, so that the
+/// multicast a VRRP MAC sends besides adverts (IGMP and MLD reports, ARP)
+/// costs two comparisons.
+#[inline]
+pub fn is_vrrp_group_mac(dest: &[u8; 6]) -> bool {
+    *dest == VRRP_MAC_V4 || *dest == VRRP_MAC_V6
+}
+
 /// Returns the first `N` bytes of `bytes` from `at`, if they are all there.
 fn array_at<const N: usize>(bytes: &[u8], at: usize) -> Option<[u8; N]> {
     let end = at.checked_add(N)?;

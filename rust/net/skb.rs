@@ -182,11 +182,11 @@ impl Skb {
         Some(hdr)
     }
 
-    /// Copies the link-layer header, from the MAC header to `skb->data`, into
-    /// `buf`: on receive the Ethernet header and the VLAN tags that were left
-    /// in the frame. `None` if the MAC header is unset, or the header is
-    /// shorter than Ethernet or longer than `buf`.
-    pub(crate) fn link_header<'b>(&self, buf: &'b mut [u8]) -> Option<&'b [u8]> {
+    /// The link-layer header, from the MAC header to `skb->data`, in place: on
+    /// receive the Ethernet header and the VLAN tags that were left in the
+    /// frame. `None` if the MAC header is unset, or the header is shorter
+    /// than Ethernet or longer than `max`.
+    pub(crate) fn link_header(&self, max: usize) -> Option<&[u8]> {
         let skb = self.raw();
         let mac = headers(skb).mac_header;
         if mac == u16::MAX {
@@ -196,17 +196,30 @@ impl Skb {
         // after `head`.
         let data = (skb.data as usize).wrapping_sub(skb.head as usize);
         let len = data.checked_sub(usize::from(mac))?;
-        if !(ETH_HLEN..=buf.len()).contains(&len) {
+        if !(ETH_HLEN..=max).contains(&len) {
             return None;
         }
         // SAFETY: the MAC header is set and lies before `skb->data`, so the
-        // `len` bytes from `head + mac_header` are in the linear area, which
-        // lives as long as the skb we own; `buf` has room for `len` bytes.
-        unsafe {
-            let start = skb.head.add(usize::from(mac));
-            core::ptr::copy_nonoverlapping(start, buf.as_mut_ptr(), len);
+        // `len` bytes from `head + mac_header` are in the linear area. They
+        // live as long as the skb, which `&self` keeps ours and unchanged
+        // (clones may share them, and only read them too).
+        Some(unsafe { core::slice::from_raw_parts(skb.head.add(usize::from(mac)), len) })
+    }
+
+    /// The first `min(len, max)` bytes of the data (the network header on
+    /// receive), in place, when the linear area holds them all (the fast path
+    /// of `skb_header_pointer()`); `None` when they must be copied
+    /// ([`Skb::copy_prefix`]).
+    pub(crate) fn linear_prefix(&self, max: usize) -> Option<&[u8]> {
+        let skb = self.raw();
+        let n = (skb.len as usize).min(max);
+        // CAST: `data_len` is at most `len`; both are `u32`.
+        if n > (skb.len - skb.data_len) as usize {
+            return None;
         }
-        Some(&buf[..len])
+        // SAFETY: the `n` bytes from `data` are in the linear area; they live
+        // as long as the skb, which `&self` keeps ours and unchanged.
+        Some(unsafe { core::slice::from_raw_parts(skb.data, n) })
     }
 
     /// Whether a VLAN tag is held in the skb's metadata

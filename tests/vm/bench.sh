@@ -105,11 +105,11 @@ pg() { # file command
 		return 1
 	fi
 }
-pg_dev() { # dev dst_mac mode(netif_receive|start_xmit) burst
+pg_dev() { # dev dst_mac mode(netif_receive|start_xmit) burst [count]
 	pg pgctrl reset || return 1
 	pg kpktgend_0 "add_device $1" || return 1
 	local c
-	for c in "count 0" "pkt_size 60" "delay 0" "flag NO_TIMESTAMP" "dst_mac $2" \
+	for c in "count ${5:-0}" "pkt_size 60" "delay 0" "flag NO_TIMESTAMP" "dst_mac $2" \
 		"dst_min $DST_IP" "dst_max $DST_IP" "xmit_mode $3" "burst $4"; do
 		pg "$1" "$c" || return 1
 	done
@@ -128,6 +128,19 @@ pg_rate() { # counter...
 	local spec delta secs rate
 	read -r spec delta secs rate <<<"$out"
 	[ "$delta" -gt 0 ] 2>/dev/null || { note "no frames counted at $spec"; return 1; }
+	echo "$rate"
+}
+
+# Runs the configured pktgen device (set with a count) until the counter has
+# grown by EXPECT; prints the rate over the guest's busy time.
+pg_drain() { # counter expect
+	local out rc spec delta secs rate
+	out=$("$BENCH" drain --expect "$2" "$1")
+	rc=$?
+	echo stop > "$PG/pgctrl"
+	[ "$rc" = 0 ] || { note "mvv-bench drain $1 --expect $2 failed"; return 1; }
+	io_check "$out" "drain $1"
+	read -r spec delta secs rate <<<"$out"
 	echo "$rate"
 }
 
@@ -210,8 +223,9 @@ tc_count_on() { # dev action-index
 # The references, with no macvlan module loaded: the same frames on the
 # bare lower device, counted the same way, for every path measured.
 # rx.limit: the unicast frames of figure 1 dropped at tc ingress of vl0;
-# fanout.bare: the broadcasts of figure 2, the same way; advert.bare: the
-# adverts of figure 3 counted in prerouting on vl0; tx.bare: pktgen
+# fanout.bare: the broadcasts of figure 2, the same way; advert.bare and
+# nonadvert.bare: the adverts and lookalikes of figure 3 counted in
+# prerouting on vl0; tx.bare: pktgen
 # start_xmit on vl0 itself, counted at vp0 as in figure 4.
 bench_bare() { # rep
 	local r out spec delta secs rate
@@ -244,6 +258,17 @@ bench_bare() { # rep
 			else
 				note "mvv-bench inject (bare) failed"
 			fi
+			for kind in igmp lookalike; do
+				if out=$("$BENCH" inject --dev vp0 --src-mac "$VMAC" --kind "$kind" --warmup "$WARM" \
+					--seconds "$SECS" "nft:ip:mvvb:lower_$(nonadvert_counter "$kind")"); then
+					io_check "$out" "$kind bare"
+					while read -r spec delta secs rate; do
+						[[ $spec == *:lower_* ]] && rec "$(nonadvert_key "$kind").bare" - "$1" "$rate"
+					done <<<"$out"
+				else
+					note "mvv-bench inject --kind $kind (bare) failed"
+				fi
+			done
 			nft delete table ip mvvb
 		fi
 	fi
@@ -275,12 +300,23 @@ bench_rx() { # drv rep
 }
 
 # 2. Broadcast fan-out: 1, 16, 256 upper devices, all counted by one tc
-# action on a shared ingress block.
+# action on a shared ingress block. pktgen sends a fixed number of
+# broadcasts into a broadcast queue long enough for all of them, and
+# mvv-bench drain times the delivery of every copy in the guest's busy time.
+# No frame is dropped, so the figure counts the work of enqueueing and
+# delivering; under overload (pktgen without a count) it would count how the
+# scheduler shares the one CPU between pktgen and the queue's worker.
+FAN_QLEN=${MVV_BENCH_FAN_QLEN:-200000}
+fan_frames() { # uppers: broadcasts to send, a multiple of the burst
+	local n
+	case $1 in 1) n=49152 ;; 16) n=6144 ;; *) n=512 ;; esac
+	echo $(( (n + BURST - 1) / BURST * BURST ))
+}
 bench_fanout() { # drv rep
-	local have=0 n i r batch=$OUT/fanout.batch
+	local have=0 n i r frames batch=$OUT/fanout.batch
 	for n in 1 16 256; do
 		for ((i = have + 1; i <= n; i++)); do
-			echo "link add link vl0 name f$i group $GROUP_FAN up type macvlan mode bridge"
+			echo "link add link vl0 name f$i group $GROUP_FAN up type macvlan mode bridge$([ "$i" = 1 ] && echo " bcqueuelen $FAN_QLEN")"
 		done > "$batch"
 		ip -batch "$batch" || { note "fanout: creating $n devices failed"; break; }
 		for ((i = have + 1; i <= n; i++)); do echo "qdisc add dev f$i ingress_block 1 clsact"; done > "$batch"
@@ -291,7 +327,9 @@ bench_fanout() { # drv rep
 			pg_dev vl0 ff:ff:ff:ff:ff:ff netif_receive "$BURST" || break
 		fi
 		have=$n
-		r=$(pg_rate tc:$ACT_UPPER) && rec "fanout.$n" "$1" "$2" "$r"
+		frames=$(fan_frames "$n")
+		pg vl0 "count $frames" || break
+		r=$(pg_drain tc:$ACT_UPPER $((frames * n))) && rec "fanout.$n" "$1" "$2" "$r"
 	done
 	pg pgctrl reset
 	# Unregistering an up device with a clsact qdisc waits for RCU grace
@@ -304,22 +342,35 @@ bench_fanout() { # drv rep
 	[ -n "$exp" ] && echo "$exp" > /sys/kernel/rcu_expedited
 }
 
+# The non-adverts of figure 3: nft counter and raw-file key of each kind.
+nonadvert_counter() { case $1 in igmp) echo igmp ;; lookalike) echo udp ;; esac; }
+nonadvert_key() { case $1 in igmp) echo nonadvert ;; lookalike) echo lookalike ;; esac; }
+
 # The counters of figure 3: IPv4 prerouting, one per input device.
 nft_advert_table() {
 	nft -f - <<-EOF || { note "advert: nft set-up failed"; return 1; }
 	table ip mvvb {
 		counter lower { }
 		counter upper { }
+		counter lower_udp { }
+		counter upper_udp { }
+		counter lower_igmp { }
+		counter upper_igmp { }
 		chain pre {
 			type filter hook prerouting priority raw; policy accept;
 			iifname "vl0" ip protocol 112 counter name "lower" drop
 			iifname "vr0" ip protocol 112 counter name "upper" drop
+			iifname "vl0" ip protocol udp counter name "lower_udp" drop
+			iifname "vr0" ip protocol udp counter name "upper_udp" drop
+			iifname "vl0" ip protocol igmp counter name "lower_igmp" drop
+			iifname "vr0" ip protocol igmp counter name "upper_igmp" drop
 		}
 	}
 	EOF
 }
 
-# 3. VRRP adverts from the peer's VRRP MAC, injected with AF_PACKET into
+# 3. VRRP adverts, and lookalikes (UDP for VRRP: the dearest non-advert
+# for the classifier), from the peer's VRRP MAC, injected with AF_PACKET into
 # the veth peer, counted where they land: nftables counters in IPv4
 # prerouting, which runs after the rx handler, one per input device.
 bench_advert() { # drv rep
@@ -355,6 +406,28 @@ bench_advert() { # drv rep
 			rec advert.private.upper "$1" "$2" "$upper"
 			[ "${lower%.*}" = 0 ] || note "$1 private mode: $lower adverts/s stayed on the lower device (expected 0)"
 		fi
+		# Non-adverts from the same MAC: C in private mode, ours in VRRP
+		# mode, where the classifier looks at them and says no.
+		[ "$mode" = vrrp ] || [ "$1" = c ] || continue
+		for kind in igmp lookalike; do
+			local ctr key
+			ctr=$(nonadvert_counter "$kind") key=$(nonadvert_key "$kind")
+			if ! out=$("$BENCH" inject --dev vp0 --src-mac "$VMAC" --kind "$kind" --warmup "$WARM" \
+				--seconds "$SECS" "nft:ip:mvvb:lower_$ctr" "nft:ip:mvvb:upper_$ctr"); then
+				note "mvv-bench inject --kind $kind failed"
+				continue
+			fi
+			io_check "$out" "$kind $1 $mode"
+			lower= upper=
+			while read -r spec delta secs rate; do
+				case $spec in
+				*:lower_*) lower=$rate ;;
+				*:upper_*) upper=$rate ;;
+				esac
+			done <<<"$out"
+			rec "$key.$mode.upper" "$1" "$2" "$upper"
+			[ "${lower%.*}" = 0 ] || note "$1 $mode mode: $lower $kind frames/s stayed on the lower device (expected 0)"
+		done
 	done
 	[ "$2" = 1 ] && cross_check nft:ip:mvvb:upper nft -j list counter ip mvvb upper
 	nft delete table ip mvvb

@@ -28,6 +28,8 @@ pub struct CostDef {
     pub rust_key: &'static str,
     /// Recorded with driver `-`.
     pub bare_key: &'static str,
+    /// [`TARGET`], or none for a figure shown for information.
+    pub target: Option<f64>,
 }
 
 const fn cost(
@@ -45,6 +47,22 @@ const fn cost(
         c_key,
         rust_key,
         bare_key,
+        target: Some(TARGET),
+    }
+}
+
+/// A path shown for information, with no target.
+const fn cost_shown(
+    id: &'static str,
+    title: &'static str,
+    short: &'static str,
+    c_key: &'static str,
+    rust_key: &'static str,
+    bare_key: &'static str,
+) -> CostDef {
+    CostDef {
+        target: None,
+        ..cost(id, title, short, c_key, rust_key, bare_key)
     }
 }
 
@@ -112,6 +130,22 @@ pub const COSTS: &[CostDef] = &[
         "advert.private.upper",
         "advert.private.upper",
         "advert.bare",
+    ),
+    cost(
+        "nonadvert.vrrp",
+        "Non-advert multicast from the VRRP MAC (IGMPv3 report): Rust VRRP mode, C private mode, both to the upper",
+        "IGMP, Rust VRRP / C private",
+        "nonadvert.private.upper",
+        "nonadvert.vrrp.upper",
+        "nonadvert.bare",
+    ),
+    cost_shown(
+        "lookalike.vrrp",
+        "Advert lookalike from the VRRP MAC (UDP for VRRP; no target): Rust VRRP mode, C private mode, both to the upper",
+        "lookalike, Rust VRRP / C private",
+        "lookalike.private.upper",
+        "lookalike.vrrp.upper",
+        "lookalike.bare",
     ),
     cost(
         "tx.private",
@@ -221,7 +255,11 @@ pub fn compute<'a>(raw: &Raw, def: &'a CostDef) -> CostRow<'a> {
     let div = |x: f64, y: f64| x / y;
     let ratio = ratio(&rust, &c, &paired(&rust_samples, &c_samples, div));
     let own_ratio = ratio_own(&rust_own, &c_own, &rust_own_samples, &c_own_samples);
-    let status = status(own_ratio.as_ref(), TARGET);
+    let status = match def.target {
+        Some(t) => status(own_ratio.as_ref(), t),
+        None if own_ratio.is_none() => Status::NoData,
+        None => Status::NoTarget,
+    };
     CostRow {
         def,
         c,
@@ -335,7 +373,8 @@ rx.private\trust\t1\t200000\nrx.private\trust\t2\t250000\n";
         let raw =
             Raw::parse("tx.bare\t-\t1\t100\ntx.private\tc\t1\t100\ntx.private\trust\t1\t90\n")
                 .unwrap();
-        let r = compute(&raw, &COSTS[8]);
+        let def = COSTS.iter().find(|d| d.id == "tx.private").unwrap();
+        let r = compute(&raw, def);
         assert!(r.own_ratio.is_none());
         assert_eq!(r.status, Status::NoData);
         assert!(r.ratio.is_some());

@@ -17,6 +17,8 @@ pub const FRAME_LEN: usize = 60;
 const VRRP_MAC_V4: [u8; 6] = [0x01, 0x00, 0x5e, 0x00, 0x00, 0x12];
 const VRRP_GROUP_V4: [u8; 4] = [224, 0, 0, 18];
 const IPPROTO_VRRP: u8 = 112;
+const IPPROTO_UDP: u8 = 17;
+const IPPROTO_IGMP: u8 = 2;
 
 /// The Internet checksum (RFC 1071) of `data`, starting from `sum`.
 pub fn csum(data: &[u8], mut sum: u32) -> u16 {
@@ -64,6 +66,70 @@ pub fn advert_frame(src_mac: [u8; 6], src_ip: [u8; 4], vrid: u8, vip: [u8; 4]) -
     ip[10..12].copy_from_slice(&c.to_be_bytes());
     f.extend_from_slice(&ip);
     f.extend_from_slice(&vrrp);
+    f.resize(FRAME_LEN.max(f.len()), 0);
+    f
+}
+
+/// A frame that is no advertisement but looks like one as long as it can:
+/// the advert of [`advert_frame`] with UDP (to port 1985) in place of VRRP.
+/// The classifier reads it as far as an advert before it says no, so this is
+/// the dearest non-advert multicast frame a VRRP-mode source can send.
+pub fn lookalike_frame(src_mac: [u8; 6], src_ip: [u8; 4]) -> Vec<u8> {
+    let mut f = Vec::with_capacity(FRAME_LEN);
+    f.extend_from_slice(&VRRP_MAC_V4);
+    f.extend_from_slice(&src_mac);
+    f.extend_from_slice(&0x0800u16.to_be_bytes());
+    // UDP, checksum 0 (none, allowed over IPv4), then 12 bytes of payload
+    // (an advert's length).
+    let mut udp = Vec::new();
+    udp.extend_from_slice(&1985u16.to_be_bytes());
+    udp.extend_from_slice(&1985u16.to_be_bytes());
+    udp.extend_from_slice(&(8u16 + 12).to_be_bytes());
+    udp.extend_from_slice(&[0, 0]);
+    udp.extend_from_slice(&[0; 12]);
+    let ip_len = 20 + udp.len();
+    let mut ip = vec![0x45, 0xc0];
+    ip.extend_from_slice(&(ip_len as u16).to_be_bytes());
+    ip.extend_from_slice(&[0, 0, 0x40, 0, 255, IPPROTO_UDP, 0, 0]);
+    ip.extend_from_slice(&src_ip);
+    ip.extend_from_slice(&VRRP_GROUP_V4);
+    let c = csum(&ip, 0);
+    ip[10..12].copy_from_slice(&c.to_be_bytes());
+    f.extend_from_slice(&ip);
+    f.extend_from_slice(&udp);
+    f.resize(FRAME_LEN.max(f.len()), 0);
+    f
+}
+
+/// An IGMPv3 membership report for the VRRP group, as a router's VRRP
+/// interface sends one when it joins 224.0.0.18 (RFC 3376: to 224.0.0.22,
+/// TTL 1, Router Alert): the non-advert multicast a VRRP MAC sends in
+/// practice. The classifier stops at its destination MAC.
+pub fn igmp_report_frame(src_mac: [u8; 6], src_ip: [u8; 4]) -> Vec<u8> {
+    const IGMPV3_MAC: [u8; 6] = [0x01, 0x00, 0x5e, 0x00, 0x00, 0x16];
+    const IGMPV3_GROUP: [u8; 4] = [224, 0, 0, 22];
+    let mut f = Vec::with_capacity(FRAME_LEN);
+    f.extend_from_slice(&IGMPV3_MAC);
+    f.extend_from_slice(&src_mac);
+    f.extend_from_slice(&0x0800u16.to_be_bytes());
+    // Type 0x22, checksum, one group record: CHANGE_TO_EXCLUDE_MODE (4),
+    // no sources, the VRRP group.
+    let mut igmp = vec![0x22, 0, 0, 0, 0, 0, 0, 1, 4, 0, 0, 0];
+    igmp.extend_from_slice(&VRRP_GROUP_V4);
+    let c = csum(&igmp, 0);
+    igmp[2..4].copy_from_slice(&c.to_be_bytes());
+    // IPv4 with the Router Alert option (IHL 6), TTL 1, DSCP CS6.
+    let ip_len = 24 + igmp.len();
+    let mut ip = vec![0x46, 0xc0];
+    ip.extend_from_slice(&(ip_len as u16).to_be_bytes());
+    ip.extend_from_slice(&[0, 0, 0x40, 0, 1, IPPROTO_IGMP, 0, 0]);
+    ip.extend_from_slice(&src_ip);
+    ip.extend_from_slice(&IGMPV3_GROUP);
+    ip.extend_from_slice(&[0x94, 0x04, 0, 0]);
+    let c = csum(&ip, 0);
+    ip[10..12].copy_from_slice(&c.to_be_bytes());
+    f.extend_from_slice(&ip);
+    f.extend_from_slice(&igmp);
     f.resize(FRAME_LEN.max(f.len()), 0);
     f
 }
@@ -169,6 +235,32 @@ mod tests {
             Some(vrrp_classify::Advert::V4)
         );
         assert_eq!(&f[6..12], &MAC);
+    }
+
+    #[test]
+    fn the_classifier_rejects_the_lookalike() {
+        let f = lookalike_frame(MAC, [10, 0, 0, 2]);
+        assert_eq!(f.len(), FRAME_LEN);
+        assert_eq!(vrrp_classify::classify_frame(&f), None);
+        // An advert but for the protocol (and so the length): same
+        // addresses, DSCP, flags, TTL.
+        let a = advert_frame(MAC, [10, 0, 0, 2], 10, [10, 0, 0, 1]);
+        assert_eq!(&f[..16], &a[..16]);
+        assert_eq!(&f[18..23], &a[18..23]);
+        assert_eq!(&f[26..34], &a[26..34]);
+        assert_eq!((a[23], f[23]), (112, 17));
+        assert_eq!(csum(&f[14..34], 0), 0);
+    }
+
+    #[test]
+    fn the_igmp_report_is_no_advert() {
+        let f = igmp_report_frame(MAC, [10, 0, 0, 2]);
+        assert_eq!(f.len(), FRAME_LEN);
+        assert_eq!(vrrp_classify::classify_frame(&f), None);
+        assert_eq!(&f[6..12], &MAC);
+        assert_eq!(csum(&f[14..38], 0), 0, "IPv4 header checksum");
+        assert_eq!(csum(&f[38..54], 0), 0, "IGMP checksum");
+        assert_eq!((f[22], f[23]), (1, 2), "TTL 1, IGMP");
     }
 
     #[test]

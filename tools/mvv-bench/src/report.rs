@@ -132,6 +132,24 @@ pub const ROWS: &[RowDef] = &[
         "advert.private.upper",
     ),
     row(
+        "nonadvert.vrrp",
+        "IGMPv3 reports from the VRRP MAC, delivered to the upper: Rust VRRP mode, C private mode",
+        FPS,
+        Better::Higher,
+        None,
+        "nonadvert.private.upper",
+        "nonadvert.vrrp.upper",
+    ),
+    row(
+        "lookalike.vrrp",
+        "Advert lookalikes from the VRRP MAC, delivered to the upper: Rust VRRP mode, C private mode",
+        FPS,
+        Better::Higher,
+        None,
+        "lookalike.private.upper",
+        "lookalike.vrrp.upper",
+    ),
+    row(
         "tx.private",
         "Transmit through the lower device, private mode",
         FPS,
@@ -564,7 +582,7 @@ pub fn markdown(raw: &Raw, rows: &[Row<'_>], costs: &[CostRow<'_>]) -> String {
     for r in costs {
         let _ = writeln!(
             md,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | ≤ {:.2} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             r.def.title,
             fmt_summary(&r.c, cost::UNIT),
             fmt_summary(&r.rust, cost::UNIT),
@@ -573,7 +591,7 @@ pub fn markdown(raw: &Raw, rows: &[Row<'_>], costs: &[CostRow<'_>]) -> String {
             fmt_summary(&r.rust_own, cost::UNIT),
             fmt_cost_ratio(&r.ratio),
             fmt_cost_ratio(&r.own_ratio),
-            cost::TARGET,
+            r.def.target.map_or("-".into(), |t| format!("≤ {t:.2}")),
             r.status.label()
         );
     }
@@ -743,7 +761,7 @@ pub fn json(raw: &Raw, rows: &[Row<'_>], costs: &[CostRow<'_>]) -> String {
             json_str(r.def.id),
             json_str(r.def.title),
             json_str(cost::UNIT),
-            json_num(cost::TARGET),
+            json_opt(r.def.target),
             json_str(r.def.c_key),
             json_str(r.def.rust_key),
             json_str(r.def.bare_key),

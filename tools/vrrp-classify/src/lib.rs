@@ -15,7 +15,7 @@
 mod vrrp_classify;
 
 pub use vrrp_classify::{
-    classify, classify_frame, link_header_len, Advert, ETH_HLEN, IPPROTO_VRRP, IPV4_MAX_HLEN,
-    IPV6_HLEN, MAX_INSPECT_LEN, MAX_LINK_HLEN, MAX_VLAN_TAGS, VLAN_HLEN, VRRP_GROUP_V4,
-    VRRP_GROUP_V6, VRRP_MAC_V4, VRRP_MAC_V6,
+    classify, classify_frame, is_vrrp_group_mac, link_header_len, Advert, ETH_HLEN, IPPROTO_VRRP,
+    IPV4_MAX_HLEN, IPV6_HLEN, MAX_INSPECT_LEN, MAX_LINK_HLEN, MAX_VLAN_TAGS, VLAN_HLEN,
+    VRRP_GROUP_V4, VRRP_GROUP_V6, VRRP_MAC_V4, VRRP_MAC_V6,
 };

@@ -7,7 +7,9 @@ mod common;
 use common::*;
 use proptest::prelude::*;
 use proptest::sample::select;
-use vrrp_classify::{classify, classify_frame, link_header_len, Advert, IPV4_MAX_HLEN};
+use vrrp_classify::{
+    classify, classify_frame, is_vrrp_group_mac, link_header_len, Advert, IPV4_MAX_HLEN,
+};
 
 /// Runs the classifier both ways the driver and the tests call it and
 /// returns the result; the two must agree.
@@ -18,6 +20,11 @@ fn classify_both(frame: &[u8]) -> Result<Option<Advert>, TestCaseError> {
         prop_assert_eq!(classify(link, l3), whole);
         let capped = &l3[..l3.len().min(IPV4_MAX_HLEN)];
         prop_assert_eq!(classify(link, capped), whole);
+    }
+    // The receive path's first test never turns an advert away.
+    if whole.is_some() {
+        let dest: [u8; 6] = frame[..6].try_into().unwrap();
+        prop_assert!(is_vrrp_group_mac(&dest));
     }
     Ok(whole)
 }
