@@ -105,11 +105,11 @@ pg() { # file command
 		return 1
 	fi
 }
-pg_dev() { # dev dst_mac mode(netif_receive|start_xmit) burst [count]
+pg_dev() { # dev dst_mac mode(netif_receive|start_xmit) burst
 	pg pgctrl reset || return 1
 	pg kpktgend_0 "add_device $1" || return 1
 	local c
-	for c in "count ${5:-0}" "pkt_size 60" "delay 0" "flag NO_TIMESTAMP" "dst_mac $2" \
+	for c in "count 0" "pkt_size 60" "delay 0" "flag NO_TIMESTAMP" "dst_mac $2" \
 		"dst_min $DST_IP" "dst_max $DST_IP" "xmit_mode $3" "burst $4"; do
 		pg "$1" "$c" || return 1
 	done
@@ -128,19 +128,6 @@ pg_rate() { # counter...
 	local spec delta secs rate
 	read -r spec delta secs rate <<<"$out"
 	[ "$delta" -gt 0 ] 2>/dev/null || { note "no frames counted at $spec"; return 1; }
-	echo "$rate"
-}
-
-# Runs the configured pktgen device (set with a count) until the counter has
-# grown by EXPECT; prints the rate over the guest's busy time.
-pg_drain() { # counter expect
-	local out rc spec delta secs rate
-	out=$("$BENCH" drain --expect "$2" "$1")
-	rc=$?
-	echo stop > "$PG/pgctrl"
-	[ "$rc" = 0 ] || { note "mvv-bench drain $1 --expect $2 failed"; return 1; }
-	io_check "$out" "drain $1"
-	read -r spec delta secs rate <<<"$out"
 	echo "$rate"
 }
 
@@ -300,23 +287,12 @@ bench_rx() { # drv rep
 }
 
 # 2. Broadcast fan-out: 1, 16, 256 upper devices, all counted by one tc
-# action on a shared ingress block. pktgen sends a fixed number of
-# broadcasts into a broadcast queue long enough for all of them, and
-# mvv-bench drain times the delivery of every copy in the guest's busy time.
-# No frame is dropped, so the figure counts the work of enqueueing and
-# delivering; under overload (pktgen without a count) it would count how the
-# scheduler shares the one CPU between pktgen and the queue's worker.
-FAN_QLEN=${MVV_BENCH_FAN_QLEN:-200000}
-fan_frames() { # uppers: broadcasts to send, a multiple of the burst
-	local n
-	case $1 in 1) n=49152 ;; 16) n=6144 ;; *) n=512 ;; esac
-	echo $(( (n + BURST - 1) / BURST * BURST ))
-}
+# action on a shared ingress block.
 bench_fanout() { # drv rep
-	local have=0 n i r frames batch=$OUT/fanout.batch
+	local have=0 n i r batch=$OUT/fanout.batch
 	for n in 1 16 256; do
 		for ((i = have + 1; i <= n; i++)); do
-			echo "link add link vl0 name f$i group $GROUP_FAN up type macvlan mode bridge$([ "$i" = 1 ] && echo " bcqueuelen $FAN_QLEN")"
+			echo "link add link vl0 name f$i group $GROUP_FAN up type macvlan mode bridge"
 		done > "$batch"
 		ip -batch "$batch" || { note "fanout: creating $n devices failed"; break; }
 		for ((i = have + 1; i <= n; i++)); do echo "qdisc add dev f$i ingress_block 1 clsact"; done > "$batch"
@@ -327,9 +303,7 @@ bench_fanout() { # drv rep
 			pg_dev vl0 ff:ff:ff:ff:ff:ff netif_receive "$BURST" || break
 		fi
 		have=$n
-		frames=$(fan_frames "$n")
-		pg vl0 "count $frames" || break
-		r=$(pg_drain tc:$ACT_UPPER $((frames * n))) && rec "fanout.$n" "$1" "$2" "$r"
+		r=$(pg_rate tc:$ACT_UPPER) && rec "fanout.$n" "$1" "$2" "$r"
 	done
 	pg pgctrl reset
 	# Unregistering an up device with a clsact qdisc waits for RCU grace

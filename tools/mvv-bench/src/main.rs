@@ -53,26 +53,6 @@ enum Cmd {
         #[arg(required = true, value_parser = Spec::parse)]
         counters: Vec<Spec>,
     },
-    /// Start pktgen (its devices set with a count), wait until COUNTER has grown by EXPECT, and
-    /// print "SPEC EXPECT BUSY_SECONDS RATE": the rate over the guest's busy time, which under
-    /// icount counts the instructions that delivered EXPECT frames, whatever the scheduler did;
-    /// then "io-irqs"
-    Drain {
-        /// pktgen's control file
-        #[arg(long, default_value = "/proc/net/pktgen/pgctrl")]
-        pgctrl: PathBuf,
-        /// How much the counter must grow
-        #[arg(long)]
-        expect: u64,
-        /// Give up after this many seconds (of the guest's clock)
-        #[arg(long, default_value_t = 60.0)]
-        timeout: f64,
-        /// Seconds between reads of the counter once pktgen is done
-        #[arg(long, default_value_t = 0.005)]
-        poll: f64,
-        #[arg(value_parser = Spec::parse)]
-        counter: Spec,
-    },
     /// Send VRRP adverts into DEV; print "offered SENT SECONDS RATE" and the counters' rates over the window
     Inject {
         /// The device to send into (the lower device's veth peer)
@@ -177,17 +157,6 @@ fn idle_ticks() -> (u64, Instant) {
     (idle_ticks_in(&text), t)
 }
 
-/// The guest's busy time between two [`idle_ticks`] reads: the time between
-/// them less its idle and iowait time (kept to the microsecond with NO_HZ,
-/// shown in USER_HZ ticks).
-fn busy_seconds(before: (u64, Instant), after: (u64, Instant)) -> f64 {
-    // SAFETY: sysconf(3) has no preconditions.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
-    let elapsed = after.1.duration_since(before.1).as_secs_f64();
-    let idle = after.0.saturating_sub(before.0) as f64 / hz;
-    (elapsed - idle).max(1e-9)
-}
-
 pub fn idle_ticks_in(text: &str) -> u64 {
     text.lines().find(|l| l.starts_with("cpu ")).map_or(0, |l| {
         l.split_whitespace()
@@ -241,46 +210,6 @@ fn run(cli: Cli) -> Result<(), String> {
             print_rates(&counters, &before, &after);
             print_rate("io-irqs", &io0, &io1);
             print_rate("idle-ticks", &idle0, &idle1);
-        }
-        Cmd::Drain {
-            pgctrl,
-            expect,
-            timeout,
-            poll,
-            counter,
-        } => {
-            let mut counters = open_all(vec![counter])?;
-            let spec = counters[0].spec.to_string();
-            let (io0, idle0) = (io_irqs(), idle_ticks());
-            let c0 = sample(&mut counters)?[0].0;
-            // pktgen's start blocks until its devices have sent their count;
-            // the counter is not read meanwhile, so that reading costs nothing.
-            let starter = std::thread::spawn(move || std::fs::write(&pgctrl, "start\n"));
-            let started = Instant::now();
-            starter
-                .join()
-                .map_err(|_| "the pktgen thread panicked".to_string())?
-                .map_err(|e| format!("pktgen start: {e}"))?;
-            let reached = loop {
-                let c = sample(&mut counters)?[0].0;
-                if c.saturating_sub(c0) >= expect {
-                    break c - c0;
-                }
-                if started.elapsed() > secs(timeout) {
-                    return Err(format!(
-                        "{spec}: {} of {expect} after {timeout} s (frames dropped?)",
-                        c.saturating_sub(c0)
-                    ));
-                }
-                std::thread::sleep(secs(poll));
-            };
-            let (io1, idle1) = (io_irqs(), idle_ticks());
-            let busy = busy_seconds(idle0, idle1);
-            println!(
-                "{spec} {reached} {busy:.6} {:.1}",
-                reached as f64 / busy
-            );
-            print_rate("io-irqs", &io0, &io1);
         }
         Cmd::Inject {
             dev,
