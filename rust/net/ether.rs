@@ -36,10 +36,10 @@ impl MacAddr {
     /// The address as the low 48 bits of a `u64`, first byte lowest: the
     /// value C's `ether_addr_equal_64bits()` compares with one 8-byte load.
     #[inline]
-    pub(crate) fn to_u64(&self) -> u64 {
-        let a = &self.0;
+    pub(crate) fn to_u64(self) -> u64 {
+        let a = self.0;
         u64::from(u32::from_le_bytes([a[0], a[1], a[2], a[3]]))
-            | u64::from(u16::from_le_bytes([a[4], a[5]])) << 32
+            | (u64::from(u16::from_le_bytes([a[4], a[5]])) << 32)
     }
 
     /// Reads an address from a byte slice of exactly [`ETH_ALEN`] bytes.
