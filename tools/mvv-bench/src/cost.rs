@@ -30,6 +30,9 @@ pub struct CostDef {
     pub bare_key: &'static str,
     /// [`TARGET`], or none for a figure shown for information.
     pub target: Option<f64>,
+    /// Copies of one bare frame in a figure (the fan-out's upper devices):
+    /// each copy's share of the bare path is the bare cost over this.
+    pub copies: u32,
 }
 
 const fn cost(
@@ -48,6 +51,20 @@ const fn cost(
         rust_key,
         bare_key,
         target: Some(TARGET),
+        copies: 1,
+    }
+}
+
+/// A fan-out path: `copies` delivered frames for each bare one.
+const fn cost_fanout(
+    id: &'static str,
+    title: &'static str,
+    short: &'static str,
+    copies: u32,
+) -> CostDef {
+    CostDef {
+        copies,
+        ..cost(id, title, short, id, id, "fanout.bare")
     }
 }
 
@@ -91,29 +108,23 @@ pub const COSTS: &[CostDef] = &[
         "rx.vrrp",
         "rx.limit",
     ),
-    cost(
+    cost_fanout(
         "fanout.1",
         "Broadcast fan-out, 1 upper device (per delivered frame)",
         "fan-out, 1 upper (per copy)",
-        "fanout.1",
-        "fanout.1",
-        "fanout.bare",
+        1,
     ),
-    cost(
+    cost_fanout(
         "fanout.16",
-        "Broadcast fan-out, 16 upper devices (per delivered frame)",
+        "Broadcast fan-out, 16 upper devices (per delivered copy; bare: a frame's cost over its copies)",
         "fan-out, 16 uppers (per copy)",
-        "fanout.16",
-        "fanout.16",
-        "fanout.bare",
+        16,
     ),
-    cost(
+    cost_fanout(
         "fanout.256",
-        "Broadcast fan-out, 256 upper devices (per delivered frame)",
+        "Broadcast fan-out, 256 upper devices (per delivered copy; bare: a frame's cost over its copies)",
         "fan-out, 256 uppers (per copy)",
-        "fanout.256",
-        "fanout.256",
-        "fanout.bare",
+        256,
     ),
     cost(
         "advert.steered",
@@ -239,7 +250,10 @@ pub struct CostRow<'a> {
 pub fn compute<'a>(raw: &Raw, def: &'a CostDef) -> CostRow<'a> {
     let c_samples = to_ns(raw.get(def.c_key, "c"));
     let rust_samples = to_ns(raw.get(def.rust_key, "rust"));
-    let bare_samples = to_ns(raw.get(def.bare_key, "-"));
+    let bare_samples: Vec<(u32, f64)> = to_ns(raw.get(def.bare_key, "-"))
+        .into_iter()
+        .map(|(rep, ns)| (rep, ns / f64::from(def.copies)))
+        .collect();
     let minus = |x: f64, y: f64| x - y;
     let c_own_samples = paired(&c_samples, &bare_samples, minus);
     let rust_own_samples = paired(&rust_samples, &bare_samples, minus);

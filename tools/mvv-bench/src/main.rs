@@ -50,6 +50,13 @@ enum Cmd {
         warmup: f64,
         #[arg(long, default_value_t = 1.0)]
         seconds: f64,
+        /// Divide by the guest's busy time in the window (the window less
+        /// its idle and iowait time, to the nanosecond from /proc/timer_list)
+        /// instead of the whole window, and print "busy-ns BUSY WINDOW_NS"
+        /// in place of "idle-ticks": for load that leaves the CPU idle on
+        /// purpose (paced pktgen), whose rate is then the work per frame
+        #[arg(long)]
+        busy: bool,
         #[arg(required = true, value_parser = Spec::parse)]
         counters: Vec<Spec>,
     },
@@ -157,6 +164,36 @@ fn idle_ticks() -> (u64, Instant) {
     (idle_ticks_in(&text), t)
 }
 
+/// The guest's idle and iowait time so far, summed over CPUs, to the
+/// nanosecond (`.idle_sleeptime` and `.iowait_sleeptime` of each CPU in
+/// /proc/timer_list, which NO_HZ keeps), and when it was read. Read by a
+/// running task, so no CPU of a one-CPU guest is in an idle period then.
+fn idle_ns() -> Result<(u64, Instant), String> {
+    let text = std::fs::read_to_string("/proc/timer_list")
+        .map_err(|e| format!("/proc/timer_list: {e}"))?;
+    let t = Instant::now();
+    idle_ns_in(&text)
+        .map(|n| (n, t))
+        .ok_or_else(|| "/proc/timer_list has no idle_sleeptime (no NO_HZ?)".to_string())
+}
+
+pub fn idle_ns_in(text: &str) -> Option<u64> {
+    let mut found = false;
+    let mut sum = 0u64;
+    for l in text.lines() {
+        let l = l.trim_start();
+        if let Some(rest) = l
+            .strip_prefix(".idle_sleeptime")
+            .or_else(|| l.strip_prefix(".iowait_sleeptime"))
+        {
+            let v = rest.trim_start_matches([' ', ':']).split_whitespace().next()?;
+            sum += v.parse::<u64>().ok()?;
+            found = true;
+        }
+    }
+    found.then_some(sum)
+}
+
 pub fn idle_ticks_in(text: &str) -> u64 {
     text.lines().find(|l| l.starts_with("cpu ")).map_or(0, |l| {
         l.split_whitespace()
@@ -198,18 +235,36 @@ fn run(cli: Cli) -> Result<(), String> {
         Cmd::Rate {
             warmup,
             seconds,
+            busy,
             counters,
         } => {
             let mut counters = open_all(counters)?;
             std::thread::sleep(secs(warmup));
             let (io0, idle0) = (io_irqs(), idle_ticks());
+            let slept0 = if busy { Some(idle_ns()?) } else { None };
             let before = sample(&mut counters)?;
             std::thread::sleep(secs(seconds));
             let after = sample(&mut counters)?;
+            let slept1 = if busy { Some(idle_ns()?) } else { None };
             let (io1, idle1) = (io_irqs(), idle_ticks());
-            print_rates(&counters, &before, &after);
-            print_rate("io-irqs", &io0, &io1);
-            print_rate("idle-ticks", &idle0, &idle1);
+            match slept0.zip(slept1) {
+                Some(((i0, t0), (i1, t1))) => {
+                    let window = t1.duration_since(t0).as_nanos() as u64;
+                    let busy_ns = window.saturating_sub(i1.saturating_sub(i0)).max(1);
+                    for ((c, b), a) in counters.iter().zip(&before).zip(&after) {
+                        let delta = a.0.saturating_sub(b.0);
+                        let secs = busy_ns as f64 / 1e9;
+                        println!("{} {delta} {secs:.6} {:.1}", c.spec, delta as f64 / secs);
+                    }
+                    print_rate("io-irqs", &io0, &io1);
+                    println!("busy-ns {busy_ns} {window}");
+                }
+                None => {
+                    print_rates(&counters, &before, &after);
+                    print_rate("io-irqs", &io0, &io1);
+                    print_rate("idle-ticks", &idle0, &idle1);
+                }
+            }
         }
         Cmd::Inject {
             dev,
@@ -317,6 +372,15 @@ LOC:  4725  4000  Local timer interrupts\n";
         let stat = "cpu  100 5 200 3000 40 0 7 0 0 0\ncpu0 100 5 200 3000 40 0 7 0 0 0\n";
         assert_eq!(idle_ticks_in(stat), 3040);
         assert_eq!(idle_ticks_in(""), 0);
+    }
+
+    #[test]
+    fn idle_nanoseconds() {
+        let tl = "cpu: 0\n clock 0:\n  .get_softirq_time: 0 nsecs\n  .idle_sleeptime : 1000 nsecs\n  \
+.iowait_sleeptime: 20 nsecs\n  .idle_calls     : 7\ncpu: 1\n  .idle_sleeptime : 300 nsecs\n  \
+.iowait_sleeptime: 4 nsecs\n";
+        assert_eq!(idle_ns_in(tl), Some(1324));
+        assert_eq!(idle_ns_in("no such lines\n"), None);
     }
 
     #[test]
