@@ -186,7 +186,10 @@ pub fn idle_ns_in(text: &str) -> Option<u64> {
             .strip_prefix(".idle_sleeptime")
             .or_else(|| l.strip_prefix(".iowait_sleeptime"))
         {
-            let v = rest.trim_start_matches([' ', ':']).split_whitespace().next()?;
+            let v = rest
+                .trim_start_matches([' ', ':'])
+                .split_whitespace()
+                .next()?;
             sum += v.parse::<u64>().ok()?;
             found = true;
         }
@@ -278,7 +281,9 @@ fn run(cli: Cli) -> Result<(), String> {
             let mut counters = open_all(counters)?;
             let injector = inject::Injector::open(&dev).map_err(|e| format!("{dev}: {e}"))?;
             let frame = match kind {
-                FrameKind::Advert => inject::advert_frame(src_mac, [10, 0, 0, 2], vrid, [10, 0, 0, 1]),
+                FrameKind::Advert => {
+                    inject::advert_frame(src_mac, [10, 0, 0, 2], vrid, [10, 0, 0, 1])
+                }
                 FrameKind::Lookalike => inject::lookalike_frame(src_mac, [10, 0, 0, 2]),
                 FrameKind::Igmp => inject::igmp_report_frame(src_mac, [10, 0, 0, 2]),
             };
@@ -376,7 +381,8 @@ LOC:  4725  4000  Local timer interrupts\n";
 
     #[test]
     fn idle_nanoseconds() {
-        let tl = "cpu: 0\n clock 0:\n  .get_softirq_time: 0 nsecs\n  .idle_sleeptime : 1000 nsecs\n  \
+        let tl =
+            "cpu: 0\n clock 0:\n  .get_softirq_time: 0 nsecs\n  .idle_sleeptime : 1000 nsecs\n  \
 .iowait_sleeptime: 20 nsecs\n  .idle_calls     : 7\ncpu: 1\n  .idle_sleeptime : 300 nsecs\n  \
 .iowait_sleeptime: 4 nsecs\n";
         assert_eq!(idle_ns_in(tl), Some(1324));
