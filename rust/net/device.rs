@@ -163,10 +163,9 @@ impl NetDevice {
     #[inline]
     pub(crate) fn addr_word(&self) -> MacWord {
         const _: () = assert!(bindings::MAX_ADDR_LEN >= 8);
-        // SAFETY: `dev_addr` points into the `addr[MAX_ADDR_LEN]` of the
-        // device's `netdev_hw_addr` (`dev_addr_init()`), 32 bytes, for the
-        // device's whole life, so 8 bytes are readable. A concurrent change
-        // may be seen torn, as by `addr()`.
+        // A concurrent change may be seen torn, as by `addr()`.
+        // SAFETY: `dev_addr` points into the device's `netdev_hw_addr`'s
+        // `addr[MAX_ADDR_LEN]` for the device's life: 8 bytes are readable.
         unsafe { MacWord::read((*self.as_ptr()).dev_addr) }
     }
 

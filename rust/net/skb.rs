@@ -199,10 +199,9 @@ impl Skb {
         if !(ETH_HLEN..=max).contains(&len) {
             return None;
         }
-        // SAFETY: the MAC header is set and lies before `skb->data`, so the
-        // `len` bytes from `head + mac_header` are in the linear area. They
-        // live as long as the skb, which `&self` keeps ours and unchanged
-        // (clones may share them, and only read them too).
+        // Clones may share these bytes, and only read them too.
+        // SAFETY: the MAC header is set and lies before `data`: the `len` bytes
+        // are in the linear area, kept ours and unchanged by `&self`.
         Some(unsafe { core::slice::from_raw_parts(skb.head.add(usize::from(mac)), len) })
     }
 

@@ -119,11 +119,11 @@ pg_dev() { # dev dst_mac mode(netif_receive|start_xmit) burst
 pg_rate() { # counter...
 	echo start > "$PG/pgctrl" &
 	local pid=$! out
-	out=$("$BENCH" rate --warmup "$WARM" --seconds "$SECS" "$@")
+	out=$("$BENCH" rate ${RATE_ARGS:-} --warmup "$WARM" --seconds "$SECS" "$@")
 	local rc=$?
 	echo stop > "$PG/pgctrl"
 	wait "$pid"
-	[ "$rc" = 0 ] || { note "mvv-bench rate $* failed"; return 1; }
+	[ "$rc" = 0 ] || { note "mvv-bench rate ${RATE_ARGS:+$RATE_ARGS }$* failed"; return 1; }
 	io_check "$out" "$*"
 	local spec delta secs rate
 	read -r spec delta secs rate <<<"$out"
@@ -132,20 +132,7 @@ pg_rate() { # counter...
 }
 
 # pg_rate over the guest's busy time, for paced pktgen (mvv-bench rate --busy).
-pg_rate_busy() { # counter
-	echo start > "$PG/pgctrl" &
-	local pid=$! out
-	out=$("$BENCH" rate --busy --warmup "$WARM" --seconds "$SECS" "$@")
-	local rc=$?
-	echo stop > "$PG/pgctrl"
-	wait "$pid"
-	[ "$rc" = 0 ] || { note "mvv-bench rate --busy $* failed"; return 1; }
-	io_check "$out" "$*"
-	local spec delta secs rate
-	read -r spec delta secs rate <<<"$out"
-	[ "$delta" -gt 0 ] 2>/dev/null || { note "no frames counted at $spec"; return 1; }
-	echo "$rate"
-}
+pg_rate_busy() { RATE_ARGS=--busy pg_rate "$@"; }
 
 # mvv-bench's last lines count the guest's idle time and the virtio I/O
 # interrupts (the 9p root) in the window. Load keeps the one vCPU busy

@@ -35,6 +35,28 @@ pub fn csum(data: &[u8], mut sum: u32) -> u16 {
     !(sum as u16)
 }
 
+/// An IPv4 header with `options` (a multiple of 4 bytes): DSCP CS6 (as
+/// keepalived), DF, its checksum; `total_len` counts header and payload.
+fn ipv4_header(
+    total_len: usize,
+    ttl: u8,
+    protocol: u8,
+    src: [u8; 4],
+    dst: [u8; 4],
+    options: &[u8],
+) -> Vec<u8> {
+    let ihl = (20 + options.len()) / 4;
+    let mut ip = vec![0x40 | ihl as u8, 0xc0];
+    ip.extend_from_slice(&(total_len as u16).to_be_bytes());
+    ip.extend_from_slice(&[0, 0, 0x40, 0, ttl, protocol, 0, 0]);
+    ip.extend_from_slice(&src);
+    ip.extend_from_slice(&dst);
+    ip.extend_from_slice(options);
+    let c = csum(&ip, 0);
+    ip[10..12].copy_from_slice(&c.to_be_bytes());
+    ip
+}
+
 /// One VRRPv3 IPv4 advertisement for `vrid` from `src_mac` / `src_ip`,
 /// protecting `vip`, padded to [`FRAME_LEN`].
 pub fn advert_frame(src_mac: [u8; 6], src_ip: [u8; 4], vrid: u8, vip: [u8; 4]) -> Vec<u8> {
@@ -56,15 +78,14 @@ pub fn advert_frame(src_mac: [u8; 6], src_ip: [u8; 4], vrid: u8, vip: [u8; 4]) -
     pseudo.extend_from_slice(&vrrp);
     let c = csum(&pseudo, 0);
     vrrp[6..8].copy_from_slice(&c.to_be_bytes());
-    // IPv4: no options, DSCP CS6 (as keepalived), DF, TTL 255.
-    let mut ip = vec![0x45, 0xc0];
-    ip.extend_from_slice(&(ip_len as u16).to_be_bytes());
-    ip.extend_from_slice(&[0, 0, 0x40, 0, 255, IPPROTO_VRRP, 0, 0]);
-    ip.extend_from_slice(&src_ip);
-    ip.extend_from_slice(&VRRP_GROUP_V4);
-    let c = csum(&ip, 0);
-    ip[10..12].copy_from_slice(&c.to_be_bytes());
-    f.extend_from_slice(&ip);
+    f.extend_from_slice(&ipv4_header(
+        ip_len,
+        255,
+        IPPROTO_VRRP,
+        src_ip,
+        VRRP_GROUP_V4,
+        &[],
+    ));
     f.extend_from_slice(&vrrp);
     f.resize(FRAME_LEN.max(f.len()), 0);
     f
@@ -88,14 +109,14 @@ pub fn lookalike_frame(src_mac: [u8; 6], src_ip: [u8; 4]) -> Vec<u8> {
     udp.extend_from_slice(&[0, 0]);
     udp.extend_from_slice(&[0; 12]);
     let ip_len = 20 + udp.len();
-    let mut ip = vec![0x45, 0xc0];
-    ip.extend_from_slice(&(ip_len as u16).to_be_bytes());
-    ip.extend_from_slice(&[0, 0, 0x40, 0, 255, IPPROTO_UDP, 0, 0]);
-    ip.extend_from_slice(&src_ip);
-    ip.extend_from_slice(&VRRP_GROUP_V4);
-    let c = csum(&ip, 0);
-    ip[10..12].copy_from_slice(&c.to_be_bytes());
-    f.extend_from_slice(&ip);
+    f.extend_from_slice(&ipv4_header(
+        ip_len,
+        255,
+        IPPROTO_UDP,
+        src_ip,
+        VRRP_GROUP_V4,
+        &[],
+    ));
     f.extend_from_slice(&udp);
     f.resize(FRAME_LEN.max(f.len()), 0);
     f
@@ -118,17 +139,17 @@ pub fn igmp_report_frame(src_mac: [u8; 6], src_ip: [u8; 4]) -> Vec<u8> {
     igmp.extend_from_slice(&VRRP_GROUP_V4);
     let c = csum(&igmp, 0);
     igmp[2..4].copy_from_slice(&c.to_be_bytes());
-    // IPv4 with the Router Alert option (IHL 6), TTL 1, DSCP CS6.
+    // With the Router Alert option, TTL 1.
     let ip_len = 24 + igmp.len();
-    let mut ip = vec![0x46, 0xc0];
-    ip.extend_from_slice(&(ip_len as u16).to_be_bytes());
-    ip.extend_from_slice(&[0, 0, 0x40, 0, 1, IPPROTO_IGMP, 0, 0]);
-    ip.extend_from_slice(&src_ip);
-    ip.extend_from_slice(&IGMPV3_GROUP);
-    ip.extend_from_slice(&[0x94, 0x04, 0, 0]);
-    let c = csum(&ip, 0);
-    ip[10..12].copy_from_slice(&c.to_be_bytes());
-    f.extend_from_slice(&ip);
+    let router_alert = [0x94, 0x04, 0, 0];
+    f.extend_from_slice(&ipv4_header(
+        ip_len,
+        1,
+        IPPROTO_IGMP,
+        src_ip,
+        IGMPV3_GROUP,
+        &router_alert,
+    ));
     f.extend_from_slice(&igmp);
     f.resize(FRAME_LEN.max(f.len()), 0);
     f
