@@ -66,6 +66,46 @@ impl McFilter {
     }
 }
 
+/// Which buckets of the port's hash hold a device, one bit each, so that a
+/// broadcast visits those buckets only rather than all `HASH_SIZE` (the C
+/// driver scans every bucket for every frame).
+///
+/// # Invariants
+///
+/// Written under RTNL only: a bucket's bit is set before a device is
+/// published in it and cleared after it became empty. A reader that finds a
+/// bit clear can therefore miss only a device being added or removed during
+/// its scan, as it could in a full scan; every device that stays in the hash
+/// meanwhile is in a bucket whose bit is set.
+struct OccupiedBuckets([AtomicU64; HASH_SIZE / 64]);
+
+impl OccupiedBuckets {
+    const fn new() -> Self {
+        Self([const { AtomicU64::new(0) }; HASH_SIZE / 64])
+    }
+
+    fn set(&self, _rtnl: Rtnl<'_>, bucket: usize) {
+        self.0[bucket / 64].fetch_or(1 << (bucket % 64), Ordering::Release);
+    }
+
+    fn clear(&self, _rtnl: Rtnl<'_>, bucket: usize) {
+        self.0[bucket / 64].fetch_and(!(1 << (bucket % 64)), Ordering::Relaxed);
+    }
+
+    /// Calls `f` with the index of every occupied bucket, in ascending order.
+    #[inline(always)]
+    fn for_each(&self, mut f: impl FnMut(usize)) {
+        for (w, word) in self.0.iter().enumerate() {
+            let mut bits = word.load(Ordering::Relaxed);
+            while bits != 0 {
+                // CAST: a bit index of a `u64`, below 64.
+                f(w * 64 + bits.trailing_zeros() as usize);
+                bits &= bits - 1;
+            }
+        }
+    }
+}
+
 /// Hash of a multicast MAC into a filter (`mc_hash`), mixed with `mix`.
 pub(crate) fn mc_hash(mix: u32, addr: &MacAddr) -> usize {
     let a = addr.0;
@@ -89,6 +129,7 @@ pub(crate) fn mc_hash(mix: u32, addr: &MacAddr) -> usize {
 pub(crate) struct Port {
     lower: ARef<NetDevice>,
     hash: [RcuList<MacvlanDev, HASH_LIST>; HASH_SIZE],
+    occupied: OccupiedBuckets,
     /// All upper devices, in creation order.
     uppers: RcuList<MacvlanDev, UPPERS_LIST>,
     /// Upper devices registered on this port (RTNL).
@@ -147,6 +188,7 @@ impl Port {
         pin_init!(Self {
             lower,
             hash: [const { RcuList::new() }; HASH_SIZE],
+            occupied: OccupiedBuckets::new(),
             uppers: RcuList::new(),
             count: RtnlU32::new(0),
             passthru: RtnlBool::new(false),
@@ -226,12 +268,21 @@ impl Port {
             .find(|v| v.dev().addr_word() == addr)
     }
 
-    /// Every open upper device (those in the hash).
-    pub(crate) fn open_uppers<'a>(
+    /// Calls `f` with every open upper device (those in the hash), in the
+    /// order of the hash's buckets, as the C driver's scan visits them. Only
+    /// occupied buckets are read, so the cost grows with the open devices,
+    /// not with the table, and does not depend on where they hash to.
+    #[inline(always)]
+    pub(crate) fn for_each_open_upper<'a>(
         &'a self,
         read: impl ReadSide<'a>,
-    ) -> impl Iterator<Item = &'a MacvlanDev> {
-        self.hash.iter().flat_map(move |bucket| bucket.iter(read))
+        mut f: impl FnMut(&'a MacvlanDev),
+    ) {
+        self.occupied.for_each(|bucket| {
+            for vlan in self.hash[bucket % HASH_SIZE].iter(read) {
+                f(vlan);
+            }
+        });
     }
 
     /// Every upper device, in creation order.
@@ -260,15 +311,23 @@ impl Port {
     pub(crate) fn hash_add(&self, rtnl: Rtnl<'_>, vlan: &MacvlanDev) {
         // Added at `ndo_open` and after an address change's `hash_del`;
         // removed at `ndo_stop`, before its unregistration ends (see `Port`).
+        let bucket = eth_hash(&vlan.dev().addr());
+        // INVARIANT: the bit is set before the device is published.
+        self.occupied.set(rtnl, bucket);
         // SAFETY: an upper device of this port on no hash list, valid as the
         // list requires; the port, in an `Arc`, never moves.
-        unsafe { self.hash[eth_hash(&vlan.dev().addr())].push_front(rtnl, vlan) };
+        unsafe { self.hash[bucket].push_front(rtnl, vlan) };
     }
 
     /// Unpublishes `vlan`, whose address is `addr`. With `sync`, waits for
     /// readers to leave it.
     pub(crate) fn hash_del(&self, rtnl: Rtnl<'_>, vlan: &MacvlanDev, addr: &MacAddr, sync: bool) {
-        self.hash[eth_hash(addr)].remove(rtnl, vlan);
+        let bucket = eth_hash(addr);
+        self.hash[bucket].remove(rtnl, vlan);
+        if self.hash[bucket].first(rtnl).is_none() {
+            // INVARIANT: cleared once the bucket is empty.
+            self.occupied.clear(rtnl, bucket);
+        }
         if sync {
             sync::synchronize_net();
         }

@@ -176,12 +176,12 @@ pub(crate) fn broadcast(
         return;
     };
     let local = modes == mode::BRIDGE;
-    for vlan in port.open_uppers(rcu) {
+    port.for_each_open_upper(rcu, |vlan| {
         if src.is_some_and(|s| core::ptr::eq(s, vlan)) || vlan.mode() & modes == 0 {
-            continue;
+            return;
         }
         if !vlan.mc_filter.test(mc_hash(vlan.hash_mix(), &dest)) {
-            continue;
+            return;
         }
         let dev = vlan.dev();
         let len = skb.len() + ETH_HLEN as u32;
@@ -195,7 +195,7 @@ pub(crate) fn broadcast(
             None => false,
         };
         vlan.stats.count_rx(len, delivered, true);
-    }
+    });
 }
 
 /// Delivers a multicast frame that came from `src` (an upper device) or

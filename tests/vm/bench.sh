@@ -295,6 +295,9 @@ bench_rx() { # drv rep
 # delivers each frame before the next comes; the rate is over the guest's
 # busy time. Flat out, pktgen and the worker would share the CPU in ways
 # that depend on timing (see Documentation/benchmarks.rst).
+# The upper devices' addresses are fixed (locally administered, the
+# device's number in the last two bytes), not random: where they hash to is
+# then the same in every repetition and every run.
 fan_delay() { # uppers -> ns between frames
 	case $1 in 1) echo 200000 ;; 16) echo 1000000 ;; *) echo 12000000 ;; esac
 }
@@ -302,7 +305,8 @@ bench_fanout() { # drv rep
 	local have=0 n i r batch=$OUT/fanout.batch
 	for n in 1 16 256; do
 		for ((i = have + 1; i <= n; i++)); do
-			echo "link add link vl0 name f$i group $GROUP_FAN up type macvlan mode bridge"
+			printf 'link add link vl0 name f%d address 02:6d:76:62:%02x:%02x group %d up type macvlan mode bridge\n' \
+				"$i" $((i >> 8)) $((i & 255)) $GROUP_FAN
 		done > "$batch"
 		ip -batch "$batch" || { note "fanout: creating $n devices failed"; break; }
 		for ((i = have + 1; i <= n; i++)); do echo "qdisc add dev f$i ingress_block 1 clsact"; done > "$batch"

@@ -22,6 +22,12 @@
 //!   of the six 5,000-address SETs, which the suite prints and bounds: a
 //!   walk that restarts after each removal, or a linear search per added
 //!   address, is quadratic and far beyond C).
+//! - `broadcast_open_uppers`: which of 48 bridge-mode upper devices, three
+//!   to a bucket of the driver's address hash, receive a broadcast from
+//!   outside, first all open, then after some were closed (whole buckets
+//!   and single members), moved to other addresses, and reopened: every
+//!   open one exactly once, no closed one (ours visits only the occupied
+//!   buckets).
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
@@ -35,10 +41,10 @@ use crate::netns::Netns;
 use crate::nl::{errno_name, Nl, NlError};
 use crate::suites::common::{err, index, link};
 use crate::xsk::XdpSender;
-use mvv_netlink::rtnetlink::packet_route::link::InfoMacVlan;
+use mvv_netlink::rtnetlink::packet_route::link::{InfoMacVlan, LinkAttribute, LinkMessage};
 
 /// The review cases, in report order.
-pub const CASES: [&str; 7] = [
+pub const CASES: [&str; 8] = [
     "tx_status_lower_drops",
     "tx_qdisc_bypass_bridge",
     "tx_xdp_copy_bridge",
@@ -46,7 +52,12 @@ pub const CASES: [&str; 7] = [
     "fdb_zero_mac",
     "macaddr_data_trailer",
     "source_flush",
+    "broadcast_open_uppers",
 ];
+
+/// Upper devices of `broadcast_open_uppers`, in buckets of three.
+const BCAST_BUCKETS: usize = 16;
+const BCAST_PER_BUCKET: usize = 3;
 
 /// Source MACs of the flushed upper device in `source_flush`.
 pub const FLUSH_PER_UPPER: usize = 2500;
@@ -111,6 +122,55 @@ fn many_macs(tag: u8, n: usize) -> Vec<u8> {
         v.extend(RawNla::bytes(ml::MACADDR, &mac).encode());
     }
     v
+}
+
+/// The bucket of `mac` in the macvlan drivers' address hash
+/// (`macvlan_eth_hash`: the six bytes as the low 48 bits of a little-endian
+/// word, times the 64-bit golden ratio, top 8 bits).
+fn macvlan_bucket(mac: [u8; 6]) -> u8 {
+    let mut w = [0u8; 8];
+    w[..6].copy_from_slice(&mac);
+    let v = u64::from_le_bytes(w);
+    // CAST: the top 8 bits of the product.
+    (v.wrapping_mul(0x61C8_8646_80B5_83EB) >> 56) as u8
+}
+
+/// Locally administered addresses, `n` per bucket in `buckets` distinct
+/// buckets, grouped by bucket; and `spare` more, each alone in a bucket
+/// none of the others uses.
+fn colliding_macs(buckets: usize, n: usize, spare: usize) -> (Vec<Vec<[u8; 6]>>, Vec<[u8; 6]>) {
+    let mut by_bucket: BTreeMap<u8, Vec<[u8; 6]>> = BTreeMap::new();
+    for i in 0..=u16::MAX {
+        let [hi, lo] = i.to_be_bytes();
+        let mac = [0x02, 0x6f, 0x62, 0x63, hi, lo];
+        by_bucket.entry(macvlan_bucket(mac)).or_default().push(mac);
+    }
+    let full: Vec<Vec<[u8; 6]>> = by_bucket
+        .values()
+        .filter(|v| v.len() >= n)
+        .take(buckets)
+        .map(|v| v[..n].to_vec())
+        .collect();
+    let used: Vec<u8> = full.iter().map(|v| macvlan_bucket(v[0])).collect();
+    let spares = by_bucket
+        .iter()
+        .filter(|(b, _)| !used.contains(b))
+        .rev()
+        .take(spare)
+        .map(|(_, v)| v[0])
+        .collect();
+    (full, spares)
+}
+
+/// Another locally administered address in the bucket of `mac`.
+fn another_mac_in_bucket(mac: [u8; 6]) -> Option<[u8; 6]> {
+    let bucket = macvlan_bucket(mac);
+    (0..=u16::MAX)
+        .map(|j| {
+            let [hi, lo] = j.to_be_bytes();
+            [0x02, 0x6f, 0x62, 0x64, hi, lo]
+        })
+        .find(|m| macvlan_bucket(*m) == bucket)
 }
 
 fn macaddr_count(l: &crate::link::Link) -> Option<u32> {
@@ -184,6 +244,9 @@ impl Dut<'_> {
         let v = self.source_flush(&mut r).await;
         self.del(&["fl5"]).await;
         r.cases.insert(CASES[6], v);
+        let v = self.broadcast_open_uppers().await;
+        self.del(&["ol0"]).await;
+        r.cases.insert(CASES[7], v);
         r
     }
 
@@ -468,6 +531,158 @@ impl Dut<'_> {
     /// A source-mode upper with 2,500 source MACs and six with 5,000 each
     /// (made by changelink SET, timed); flush the first (MACADDR_MODE
     /// flush, timed) and report every list's size after it.
+    /// Broadcasts from outside to 48 bridge-mode upper devices, three to a
+    /// bucket of the address hash: which receive it, with all open, then
+    /// after closing four whole buckets and one member of four others,
+    /// moving four devices (two into empty buckets, two into occupied
+    /// ones) and closing and reopening four more.
+    async fn broadcast_open_uppers(&self) -> Result<String, String> {
+        let (buckets, spares) = colliding_macs(BCAST_BUCKETS, BCAST_PER_BUCKET, 2);
+        if buckets.len() < BCAST_BUCKETS || spares.len() < 2 {
+            return Err("not enough colliding addresses".into());
+        }
+        self.veth("ol0", "ol1").await?;
+        let mode = [RawNla::macvlan_mode(macvlan_mode::BRIDGE)];
+        let mut uppers = Vec::new();
+        for (b, macs) in buckets.iter().enumerate() {
+            for (k, mac) in macs.iter().enumerate() {
+                let name = format!("ou{b}_{k}");
+                let i = self.add_upper(&name, "ol0", &mode, Some(*mac)).await?;
+                self.nl
+                    .link_up(i)
+                    .await
+                    .map_err(err(format!("{name} up")))?;
+                uppers.push((i, name));
+            }
+        }
+        let sender = PacketSender::open(self.ns, "ol1").map_err(err("sender on ol1"))?;
+        let mut out = vec![self.broadcast_census(&sender, &uppers, 0x7101).await?];
+        let by_name = |n: &str| uppers.iter().find(|u| u.1 == n).map(|u| u.0);
+        let mut down = Vec::new();
+        for b in 0..4 {
+            for k in 0..BCAST_PER_BUCKET {
+                down.push(format!("ou{b}_{k}"));
+            }
+            down.push(format!("ou{}_1", b + 4));
+        }
+        for n in &down {
+            let i = by_name(n).ok_or("lost an upper device")?;
+            self.nl
+                .link_down(i)
+                .await
+                .map_err(err(format!("{n} down")))?;
+        }
+        // Moved: two into buckets nobody uses, two into buckets whose
+        // devices stay open.
+        let moves = [
+            ("ou8_0", Some(spares[0])),
+            ("ou9_0", Some(spares[1])),
+            ("ou10_0", another_mac_in_bucket(buckets[12][0])),
+            ("ou11_0", another_mac_in_bucket(buckets[13][0])),
+        ];
+        for (n, mac) in moves {
+            let i = by_name(n).ok_or("lost an upper device")?;
+            let mac = mac.ok_or("no address for that bucket")?;
+            let mut m = LinkMessage::default();
+            m.header.index = i;
+            m.attributes.push(LinkAttribute::Address(mac.to_vec()));
+            self.nl
+                .link_set(m)
+                .await
+                .map_err(err(format!("address of {n}")))?;
+        }
+        for n in ["ou12_2", "ou13_2", "ou14_2", "ou15_2"] {
+            let i = by_name(n).ok_or("lost an upper device")?;
+            self.nl
+                .link_down(i)
+                .await
+                .map_err(err(format!("{n} down")))?;
+            self.nl.link_up(i).await.map_err(err(format!("{n} up")))?;
+        }
+        let open: Vec<(u32, String)> = uppers
+            .iter()
+            .filter(|u| !down.contains(&u.1))
+            .cloned()
+            .collect();
+        out.push(self.broadcast_census(&sender, &open, 0x7102).await?);
+        let closed: Vec<(u32, String)> = uppers
+            .iter()
+            .filter(|u| down.contains(&u.1))
+            .cloned()
+            .collect();
+        let (received, _) = self.broadcast_received(&sender, &closed, 0x7103).await?;
+        out.push(format!(
+            "{} of {} closed ones received it",
+            received.len(),
+            closed.len()
+        ));
+        Ok(out.join("; "))
+    }
+
+    /// Sends one tagged broadcast from the lower device's peer and says
+    /// how many of `uppers` received it once, how many twice or more, and
+    /// which none.
+    async fn broadcast_census(
+        &self,
+        sender: &PacketSender,
+        uppers: &[(u32, String)],
+        tag: u16,
+    ) -> Result<String, String> {
+        let (got, all) = self.broadcast_received(sender, uppers, tag).await?;
+        let once = got.values().filter(|n| **n == 1).count();
+        let more = got.values().filter(|n| **n > 1).count();
+        let missed: Vec<&str> = uppers
+            .iter()
+            .filter(|u| !got.contains_key(&u.0))
+            .map(|u| u.1.as_str())
+            .collect();
+        Ok(format!(
+            "{once} of {all} once, {more} more than once, none at [{}]",
+            missed.join(" ")
+        ))
+    }
+
+    /// Sends one tagged broadcast from the lower device's peer; how many
+    /// copies each of `uppers` that received it got, and how many there are.
+    async fn broadcast_received(
+        &self,
+        sender: &PacketSender,
+        uppers: &[(u32, String)],
+        tag: u16,
+    ) -> Result<(BTreeMap<u32, u32>, usize), String> {
+        let mut log = PacketLog::open(self.ns, ETH_P_IP).map_err(err("packet socket"))?;
+        let frame = frames::udp_v4(
+            (
+                [0x02, 0x6f, 0x62, 0x65, 0, 1],
+                Ipv4Addr::new(10, 9, 6, 1),
+                40000,
+            ),
+            (frames::BROADCAST, Ipv4Addr::BROADCAST, 9999),
+            tag,
+            b"mvv-review",
+        );
+        sender.send(&frame).map_err(err("sending the broadcast"))?;
+        let fd = log.fd();
+        let mut got: BTreeMap<u32, u32> = BTreeMap::new();
+        wait_until(
+            &[fd],
+            Duration::from_millis(1500),
+            Duration::from_millis(300),
+            || {
+                log.pump();
+                got.clear();
+                for (ifindex, f) in &log.frames {
+                    if frames::parse_udp_v4(f).map(|x| x.tag) == Some(u32::from(tag)) {
+                        *got.entry(*ifindex as u32).or_insert(0) += 1;
+                    }
+                }
+                uppers.iter().all(|u| got.contains_key(&u.0))
+            },
+        );
+        got.retain(|i, _| uppers.iter().any(|u| u.0 == *i));
+        Ok((got, uppers.len()))
+    }
+
     async fn source_flush(&self, r: &mut Review) -> Result<String, String> {
         self.veth("fl5", "fl6").await?;
         let source = [RawNla::macvlan_mode(macvlan_mode::SOURCE)];
