@@ -279,6 +279,7 @@ impl Port {
         mut f: impl FnMut(&'a MacvlanDev),
     ) {
         self.occupied.for_each(|bucket| {
+            // `bucket` is below `HASH_SIZE`; the modulo spares a bounds check.
             for vlan in self.hash[bucket % HASH_SIZE].iter(read) {
                 f(vlan);
             }
