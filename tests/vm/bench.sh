@@ -149,6 +149,7 @@ io_check() { # mvv-bench-output what
 	idle=$(sed -n 's/^idle-ticks \([0-9]*\) .*/\1/p' <<<"$1")
 	echo "${n:-0}" >> "$OUT/window-io"
 	[ "${idle:-0}" = 0 ] || note "$2: the guest idled ${idle}0 ms inside the window (${n:-0} virtio I/O interrupts)"
+	[[ $1 != *"boundaries"*moved* ]] || note "$2: the counters moved across a window boundary (rate --busy)"
 }
 # The same count around a timed command.
 io_irqs() {
@@ -298,6 +299,14 @@ bench_rx() { # drv rep
 # The upper devices' addresses are fixed (locally administered, the
 # device's number in the last two bytes), not random: where they hash to is
 # then the same in every repetition and every run.
+settle_operstate() { # dev: waits up to 3 s for its operstate to read up
+	local i
+	for ((i = 0; i < 300; i++)); do
+		[ "$(cat "/sys/class/net/$1/operstate" 2>/dev/null)" = up ] && return 0
+		sleep 0.01
+	done
+	return 1
+}
 fan_delay() { # uppers -> ns between frames
 	case $1 in 1) echo 200000 ;; 16) echo 1000000 ;; *) echo 12000000 ;; esac
 }
@@ -311,6 +320,10 @@ bench_fanout() { # drv rep
 		ip -batch "$batch" || { note "fanout: creating $n devices failed"; break; }
 		for ((i = have + 1; i <= n; i++)); do echo "qdisc add dev f$i ingress_block 1 clsact"; done > "$batch"
 		tc -batch "$batch" || { note "fanout: tc on $n devices failed"; break; }
+		# The new devices' link events are handled by linkwatch, at most
+		# once a second: wait for it, so that it does not run (for up to
+		# 256 devices at once) inside the window.
+		settle_operstate "f$n" || note "fanout: f$n not up after 3 s"
 		if [ "$have" = 0 ]; then
 			is_driver f1 "$1" || break
 			tc filter add block 1 matchall action gact drop index $ACT_UPPER || { note "tc block filter failed"; break; }

@@ -54,7 +54,11 @@ enum Cmd {
         /// its idle and iowait time, to the nanosecond from /proc/timer_list)
         /// instead of the whole window, and print "busy-ns BUSY WINDOW_NS"
         /// in place of "idle-ticks": for load that leaves the CPU idle on
-        /// purpose (paced pktgen), whose rate is then the work per frame
+        /// purpose (paced pktgen), whose rate is then the work per frame.
+        /// The process runs SCHED_FIFO, so that no paced burst falls
+        /// between a boundary's readings of the counters and of the idle
+        /// time; "boundaries START END" says whether the counters stood
+        /// "still" across each or "moved"
         #[arg(long)]
         busy: bool,
         #[arg(required = true, value_parser = Spec::parse)]
@@ -164,6 +168,52 @@ fn idle_ticks() -> (u64, Instant) {
     (idle_ticks_in(&text), t)
 }
 
+/// A boundary of a `rate --busy` window: the counters on both sides of the
+/// guest's idle time, and whether they moved in between.
+///
+/// Paced load comes in bursts (a frame's copies to every upper device); a
+/// burst that fell between the two readings would count its work in one
+/// window and its frames in the other. `rate --busy` runs `SCHED_FIFO`
+/// (see [`run_fifo`]), so that nothing scheduled as a normal task (pktgen,
+/// the broadcast work) runs between the readings, and it wakes at the end
+/// of the window only after the burst in progress.
+fn busy_boundary(counters: &mut [Counter]) -> Result<Boundary, String> {
+    let first = sample(counters)?;
+    let idle = idle_ns()?;
+    let values = sample(counters)?;
+    let moved = first.iter().zip(&values).any(|(a, b)| a.0 != b.0);
+    Ok(Boundary {
+        values,
+        idle,
+        moved,
+    })
+}
+
+/// See [`busy_boundary`].
+struct Boundary {
+    values: Vec<(u64, Instant)>,
+    idle: (u64, Instant),
+    moved: bool,
+}
+
+/// Makes this process `SCHED_FIFO` at the lowest real-time priority.
+fn run_fifo() -> Result<(), String> {
+    // SAFETY: `sched_param` is plain data, fully initialised here, and
+    // `sched_setscheduler` only reads it.
+    let r = unsafe {
+        let param = libc::sched_param { sched_priority: 1 };
+        libc::sched_setscheduler(0, libc::SCHED_FIFO, &param)
+    };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(format!(
+            "sched_setscheduler(SCHED_FIFO): {}",
+            std::io::Error::last_os_error()
+        ))
+    }
+}
+
 /// The guest's idle and iowait time so far, summed over CPUs, to the
 /// nanosecond (`.idle_sleeptime` and `.iowait_sleeptime` of each CPU in
 /// /proc/timer_list, which NO_HZ keeps), and when it was read. Read by a
@@ -244,11 +294,23 @@ fn run(cli: Cli) -> Result<(), String> {
             let mut counters = open_all(counters)?;
             std::thread::sleep(secs(warmup));
             let (io0, idle0) = (io_irqs(), idle_ticks());
-            let slept0 = if busy { Some(idle_ns()?) } else { None };
-            let before = sample(&mut counters)?;
+            let mut moved = Vec::new();
+            let (before, slept0) = if busy {
+                run_fifo()?;
+                let b = busy_boundary(&mut counters)?;
+                moved.push(b.moved);
+                (b.values, Some(b.idle))
+            } else {
+                (sample(&mut counters)?, None)
+            };
             std::thread::sleep(secs(seconds));
-            let after = sample(&mut counters)?;
-            let slept1 = if busy { Some(idle_ns()?) } else { None };
+            let (after, slept1) = if busy {
+                let b = busy_boundary(&mut counters)?;
+                moved.push(b.moved);
+                (b.values, Some(b.idle))
+            } else {
+                (sample(&mut counters)?, None)
+            };
             let (io1, idle1) = (io_irqs(), idle_ticks());
             match slept0.zip(slept1) {
                 Some(((i0, t0), (i1, t1))) => {
@@ -261,6 +323,11 @@ fn run(cli: Cli) -> Result<(), String> {
                     }
                     print_rate("io-irqs", &io0, &io1);
                     println!("busy-ns {busy_ns} {window}");
+                    let moved: Vec<&str> = moved
+                        .iter()
+                        .map(|m| if *m { "moved" } else { "still" })
+                        .collect();
+                    println!("boundaries {}", moved.join(" "));
                 }
                 None => {
                     print_rates(&counters, &before, &after);
