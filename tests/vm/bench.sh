@@ -296,9 +296,6 @@ bench_rx() { # drv rep
 # delivers each frame before the next comes; the rate is over the guest's
 # busy time. Flat out, pktgen and the worker would share the CPU in ways
 # that depend on timing (see Documentation/benchmarks.rst).
-# The upper devices' addresses are fixed (locally administered, the
-# device's number in the last two bytes), not random: where they hash to is
-# then the same in every repetition and every run.
 settle_operstate() { # dev: waits up to 3 s for its operstate to read up
 	local i
 	for ((i = 0; i < 300; i++)); do
@@ -313,6 +310,9 @@ fan_delay() { # uppers -> ns between frames
 bench_fanout() { # drv rep
 	local have=0 n i r batch=$OUT/fanout.batch
 	for n in 1 16 256; do
+		# Fixed addresses (locally administered, the device's number in
+		# the last two bytes), not random: where they hash to is then the
+		# same in every repetition and every run.
 		for ((i = have + 1; i <= n; i++)); do
 			printf 'link add link vl0 name f%d address 02:6d:76:62:%02x:%02x group %d up type macvlan mode bridge\n' \
 				"$i" $((i >> 8)) $((i & 255)) $GROUP_FAN

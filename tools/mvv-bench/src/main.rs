@@ -184,15 +184,16 @@ fn busy_boundary(counters: &mut [Counter]) -> Result<Boundary, String> {
     let moved = first.iter().zip(&values).any(|(a, b)| a.0 != b.0);
     Ok(Boundary {
         values,
-        idle,
+        idle: Some(idle),
         moved,
     })
 }
 
-/// See [`busy_boundary`].
+/// One end of a `rate` window: the counters, and for `--busy` the idle
+/// time and whether the counters moved across its reading.
 struct Boundary {
     values: Vec<(u64, Instant)>,
-    idle: (u64, Instant),
+    idle: Option<(u64, Instant)>,
     moved: bool,
 }
 
@@ -294,43 +295,41 @@ fn run(cli: Cli) -> Result<(), String> {
             let mut counters = open_all(counters)?;
             std::thread::sleep(secs(warmup));
             let (io0, idle0) = (io_irqs(), idle_ticks());
-            let mut moved = Vec::new();
-            let (before, slept0) = if busy {
+            if busy {
                 run_fifo()?;
-                let b = busy_boundary(&mut counters)?;
-                moved.push(b.moved);
-                (b.values, Some(b.idle))
-            } else {
-                (sample(&mut counters)?, None)
+            }
+            let edge = |counters: &mut [Counter]| -> Result<Boundary, String> {
+                if busy {
+                    busy_boundary(counters)
+                } else {
+                    Ok(Boundary {
+                        values: sample(counters)?,
+                        idle: None,
+                        moved: false,
+                    })
+                }
             };
+            let start = edge(&mut counters)?;
             std::thread::sleep(secs(seconds));
-            let (after, slept1) = if busy {
-                let b = busy_boundary(&mut counters)?;
-                moved.push(b.moved);
-                (b.values, Some(b.idle))
-            } else {
-                (sample(&mut counters)?, None)
-            };
+            let end = edge(&mut counters)?;
             let (io1, idle1) = (io_irqs(), idle_ticks());
-            match slept0.zip(slept1) {
+            let (before, after) = (&start.values, &end.values);
+            match start.idle.zip(end.idle) {
                 Some(((i0, t0), (i1, t1))) => {
                     let window = t1.duration_since(t0).as_nanos() as u64;
                     let busy_ns = window.saturating_sub(i1.saturating_sub(i0)).max(1);
-                    for ((c, b), a) in counters.iter().zip(&before).zip(&after) {
+                    for ((c, b), a) in counters.iter().zip(before).zip(after) {
                         let delta = a.0.saturating_sub(b.0);
                         let secs = busy_ns as f64 / 1e9;
                         println!("{} {delta} {secs:.6} {:.1}", c.spec, delta as f64 / secs);
                     }
                     print_rate("io-irqs", &io0, &io1);
                     println!("busy-ns {busy_ns} {window}");
-                    let moved: Vec<&str> = moved
-                        .iter()
-                        .map(|m| if *m { "moved" } else { "still" })
-                        .collect();
-                    println!("boundaries {}", moved.join(" "));
+                    let word = |b: &Boundary| if b.moved { "moved" } else { "still" };
+                    println!("boundaries {} {}", word(&start), word(&end));
                 }
                 None => {
-                    print_rates(&counters, &before, &after);
+                    print_rates(&counters, before, after);
                     print_rate("io-irqs", &io0, &io1);
                     print_rate("idle-ticks", &idle0, &idle1);
                 }
